@@ -1,0 +1,105 @@
+// ctld: the composition root. Parses flags, takes the data-root lock, opens the store, wires the
+// services into the API router and serves until SIGTERM/SIGINT.
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <string>
+
+#include "api/routers/system_routes.hpp"
+#include "api/server.hpp"
+#include "engine/base/log.hpp"
+#include "engine/base/sys.hpp"
+#include "engine/base/util.hpp"
+#include "engine/daemon/config.hpp"
+#include "engine/daemon/system_service.hpp"
+#include "engine/daemon/version.hpp"
+#include "engine/events/event_bus.hpp"
+#include "engine/store/store.hpp"
+
+using namespace ctl;
+
+namespace {
+
+int fail(const std::string& message) {
+    std::fprintf(stderr, "ctld: %s\n", message.c_str());
+    return 1;
+}
+
+// One ctld per data root: an flock held for the daemon's life. The pid in the file is only
+// for the error message; the lock itself is what counts (and dies with the process).
+Result<sys::UniqueFd> lock_data_root(const std::string& data_root) {
+    std::string path = data_root + "/ctld.lock";
+    sys::UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+    if (!fd.valid()) return sys_error("open " + path);
+    if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
+        if (errno == EWOULDBLOCK) {
+            auto pid = sys::read_file(path);
+            std::string holder = pid && !trim(*pid).empty() ? " (pid " + trim(*pid) + ")" : "";
+            return make_error(Errc::Conflict, "data root " + data_root + " is already in use by another ctld" + holder +
+                                                  "; stop it or use a different --data-root");
+        }
+        return sys_error("lock " + path);
+    }
+    std::string pid = std::to_string(::getpid()) + "\n";
+    if (::ftruncate(fd.get(), 0) == 0) (void)::pwrite(fd.get(), pid.data(), pid.size(), 0);
+    return fd;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    auto parsed = daemon::parse_args(argc, argv);
+    if (!parsed) {
+        if (parsed.error().code == Errc::NotModified) {
+            std::fputs(parsed.error().message.c_str(), stdout);
+            std::fputs("\n", stdout);
+            return 0;
+        }
+        return fail(parsed.error().message);
+    }
+    daemon::Config config = std::move(*parsed);
+    if (!log::set_level(config.log_level)) return fail("unknown --log-level " + config.log_level);
+    spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+
+    if (::geteuid() != 0) log::warn("ctld is not running as root: containers will not start");
+    for (const auto& dir : {config.data_root, config.exec_root}) {
+        if (auto st = sys::mkdir_all(dir, 0711); !st) return fail(st.error().message);
+    }
+    auto lock = lock_data_root(config.data_root);
+    if (!lock) return fail(lock.error().message);
+
+    auto store = store::Store::open(config.data_root + "/ctld.db");
+    if (!store) return fail(store.error().message);
+    std::string engine_id;
+    if (auto id = (*store)->get_meta("engine-id")) {
+        engine_id = *id;
+    } else {
+        engine_id = random_hex_id();
+        if (auto st = (*store)->set_meta("engine-id", engine_id); !st) return fail(st.error().message);
+    }
+
+    events::EventBus bus;
+    daemon::SystemService system(config, **store, bus, engine_id);
+
+    api::Router router;
+    api::register_system_routes(router, system);
+
+    api::ServerOptions options;
+    options.hosts = config.hosts;
+    options.tls = {config.tls_verify, config.tls_ca, config.tls_cert, config.tls_key};
+    options.insecure_tcp = config.insecure_tcp;
+    options.socket_group = config.group;
+    options.engine_version = daemon::kCompatVersion;
+    api::Server server(router, options);
+    if (auto st = server.listen(); !st) return fail(st.error().message);
+
+    std::string hosts;
+    for (const auto& h : config.hosts) hosts += (hosts.empty() ? "" : ", ") + h;
+    log::info("ctld {} (API {}) serving on {} with data root {}", daemon::kVersion, api::kApiVersion, hosts,
+              config.data_root);
+    server.run();
+    log::info("ctld stopped");
+    return 0;
+}
