@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs dependencies, builds, starts ctld on its default socket and data root, and runs the
+# engine's main job against it with ctl. ctld keeps running afterwards (stop: kill "$(cat /run/ctld.pid)").
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/install-deps.sh
+./scripts/build.sh
+
+SOCK=${CTL_SOCKET:-/run/ctld.sock}
+DATA=${CTL_DATA_ROOT:-/var/lib/ctld}
+CTL="./build/ctl -H unix://$SOCK"
+
+if ! $CTL version >/dev/null 2>&1; then
+  mkdir -p "$DATA"
+  nohup ./build/ctld --host "unix://$SOCK" --data-root "$DATA" >"$DATA/ctld.log" 2>&1 &
+  echo $! > /run/ctld.pid
+  for _ in $(seq 1 100); do
+    $CTL version >/dev/null 2>&1 && break
+    sleep 0.1
+  done
+fi
+
+echo "== ctl version"
+$CTL version
+echo "== ctl info"
+$CTL info
+echo
+echo "ctld is running (pid $(cat /run/ctld.pid 2>/dev/null || echo '?'), log $DATA/ctld.log)."
