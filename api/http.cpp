@@ -115,7 +115,11 @@ int http_status(Errc code) {
     }
 }
 
-bool JsonStream::write(const Json& message) { return out_->push(to_line(message) + "\r\n"); }
+bool JsonStream::write(const Json& message) {
+    bool ok = out_->push(to_line(message) + "\r\n");
+    if (on_write_) on_write_();
+    return ok;
+}
 
 bool JsonStream::write_error(const std::string& message) {
     return write(Json{{"errorDetail", {{"message", message}}}, {"error", message}});

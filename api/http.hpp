@@ -88,7 +88,8 @@ Json error_body(const std::string& message);
 // carrying both `error` and `errorDetail`.
 class JsonStream {
 public:
-    explicit JsonStream(std::shared_ptr<ByteQueue> out) : out_(std::move(out)) {}
+    explicit JsonStream(std::shared_ptr<ByteQueue> out, std::function<void()> on_write = {})
+        : out_(std::move(out)), on_write_(std::move(on_write)) {}
     bool write(const Json& message);
     bool write_error(const std::string& message);
     bool gone() const { return out_->cancelled(); }
@@ -97,6 +98,7 @@ public:
 
 private:
     std::shared_ptr<ByteQueue> out_;
+    std::function<void()> on_write_;  // told about every write (lazy streams wait for the first)
 };
 
 }  // namespace ctl::api

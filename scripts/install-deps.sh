@@ -19,6 +19,10 @@ TEST_PKGS=(
   curl sqlite3 openssl
 )
 
+# `--bench` adds Debian's docker.io: bench/ compares ctld with a real dockerd in the same run.
+BENCH_PKGS=()
+[ "${1:-}" = "--bench" ] && BENCH_PKGS=(docker.io)
+
 stamp=/var/lib/apt/periodic/ctl-update-stamp
 if [ ! -f "$stamp" ] || [ -n "$(find "$stamp" -mmin +720 2>/dev/null)" ]; then
   apt-get update -q
@@ -27,7 +31,7 @@ fi
 
 export DEBIAN_FRONTEND=noninteractive
 missing=()
-for p in "${BUILD_PKGS[@]}" "${RUNTIME_PKGS[@]}" "${TEST_PKGS[@]}"; do
+for p in "${BUILD_PKGS[@]}" "${RUNTIME_PKGS[@]}" "${TEST_PKGS[@]}" "${BENCH_PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if [ ${#missing[@]} -gt 0 ]; then

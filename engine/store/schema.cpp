@@ -11,6 +11,57 @@ const std::vector<Migration>& migrations() {
                 value TEXT NOT NULL
             ) STRICT;
         )sql"},
+        // Images: layers are shared by chain ID and counted through image_layers; the raw
+        // config JSON is kept byte-exact (the image ID is its digest).
+        {2, R"sql(
+            CREATE TABLE layers (
+                chain_id          TEXT PRIMARY KEY,
+                diff_id           TEXT NOT NULL,
+                parent            TEXT REFERENCES layers(chain_id),
+                cache_id          TEXT NOT NULL UNIQUE,
+                size              INTEGER NOT NULL,
+                compressed_digest TEXT,
+                compressed_size   INTEGER,
+                media_type        TEXT
+            ) STRICT;
+            CREATE TABLE images (
+                id         TEXT PRIMARY KEY,
+                config     TEXT NOT NULL,
+                created    INTEGER NOT NULL,
+                top_layer  TEXT REFERENCES layers(chain_id),
+                size       INTEGER NOT NULL,
+                parent     TEXT NOT NULL DEFAULT '',
+                added_at   INTEGER NOT NULL
+            ) STRICT;
+            CREATE TABLE image_layers (
+                image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+                idx      INTEGER NOT NULL,
+                chain_id TEXT NOT NULL REFERENCES layers(chain_id),
+                PRIMARY KEY (image_id, idx)
+            ) STRICT;
+            CREATE INDEX image_layers_chain ON image_layers(chain_id);
+            CREATE TABLE image_tags (
+                name     TEXT PRIMARY KEY,
+                image_id TEXT NOT NULL REFERENCES images(id)
+            ) STRICT;
+            CREATE INDEX image_tags_image ON image_tags(image_id);
+            CREATE TABLE image_digests (
+                name       TEXT PRIMARY KEY,
+                image_id   TEXT NOT NULL REFERENCES images(id),
+                media_type TEXT NOT NULL DEFAULT ''
+            ) STRICT;
+            CREATE INDEX image_digests_image ON image_digests(image_id);
+        )sql"},
+        // Where a blob was pulled from, so a push to the same registry can mount it across
+        // repositories instead of uploading it again.
+        {3, R"sql(
+            CREATE TABLE blob_sources (
+                digest     TEXT NOT NULL,
+                registry   TEXT NOT NULL,
+                repository TEXT NOT NULL,
+                PRIMARY KEY (digest, registry, repository)
+            ) STRICT;
+        )sql"},
     };
     return kMigrations;
 }

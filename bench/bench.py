@@ -1,0 +1,170 @@
+#!/usr/bin/python3
+"""Benchmarks ctld against dockerd in the same run and prints ratios.
+
+    sudo /usr/bin/python3 bench/bench.py pull [--runs 5] [--layers 5] [--layer-mb 20]
+
+Each engine gets its own temp data root and socket; dockerd is Debian's docker.io, started with
+networking off (pulls need none). Numbers are medians; a ratio > 1 means ctld is faster.
+Nothing here is a test: there are no thresholds.
+"""
+import argparse
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, os.path.join(ROOT, "tests"))
+from harness.registry import Registry, ImageBuilder, make_tar  # noqa: E402
+
+
+class UnixHTTPConnection(http.client.HTTPConnection):
+    def __init__(self, path, timeout=600):
+        super().__init__("localhost", timeout=timeout)
+        self.path = path
+
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect(self.path)
+
+
+def api(sock, method, path, body=None, headers=None):
+    conn = UnixHTTPConnection(sock)
+    conn.request(method, path, body=body, headers=headers or {})
+    resp = conn.getresponse()
+    data = resp.read()
+    conn.close()
+    return resp.status, data
+
+
+def wait_ping(sock, proc, timeout=60):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError("engine exited early")
+        try:
+            if api(sock, "GET", "/_ping")[0] == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError("engine did not answer /_ping")
+
+
+class Engine:
+    def __init__(self, name, argv_fn):
+        self.name = name
+        self.dir = tempfile.mkdtemp(prefix=f"ctl-bench-{name}-")
+        self.sock = os.path.join(self.dir, "api.sock")
+        self.log = open(os.path.join(self.dir, "log"), "w")
+        self.proc = subprocess.Popen(argv_fn(self), stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
+        wait_ping(self.sock, self.proc)
+
+    def rss_kib(self):
+        """RSS of the engine and its descendants (containerd, shims, monitors)."""
+        total = 0
+        pids = [str(self.proc.pid)]
+        while pids:
+            pid = pids.pop()
+            try:
+                with open(f"/proc/{pid}/status") as f:
+                    for line in f:
+                        if line.startswith("VmRSS:"):
+                            total += int(line.split()[1])
+                with open(f"/proc/{pid}/task/{pid}/children") as f:
+                    pids.extend(f.read().split())
+            except OSError:
+                pass
+        return total
+
+    def stop(self):
+        try:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            self.proc.wait(20)
+        except (subprocess.TimeoutExpired, ProcessLookupError):
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self.log.close()
+        subprocess.run(["umount", "-R", "-l", self.dir], stderr=subprocess.DEVNULL)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def ctld_argv(e):
+    return [os.path.join(ROOT, "build", "ctld"), "--host", f"unix://{e.sock}", "--data-root", f"{e.dir}/data",
+            "--exec-root", f"{e.dir}/exec", "--log-level", "warn"]
+
+
+def dockerd_argv(e):
+    return ["dockerd", "-H", f"unix://{e.sock}", "--data-root", f"{e.dir}/data", "--exec-root", f"{e.dir}/exec",
+            "--pidfile", f"{e.dir}/docker.pid", "--iptables=false", "--ip-forward=false", "--bridge=none",
+            "--containerd-namespace", "ctlbench", "--containerd-plugins-namespace", "ctlbench-plugins"]
+
+
+def pull_once(engine, image):
+    repo, tag = image.rsplit(":", 1)
+    start = time.perf_counter()
+    status, body = api(engine.sock, "POST", f"/v1.41/images/create?fromImage={repo}&tag={tag}")
+    elapsed = time.perf_counter() - start
+    if status != 200 or b'"error"' in body:
+        raise RuntimeError(f"{engine.name} pull failed: {status} {body[-300:]!r}")
+    status, body = api(engine.sock, "DELETE", f"/v1.41/images/{image}?force=1")
+    if status != 200:
+        raise RuntimeError(f"{engine.name} rmi failed: {status} {body!r}")
+    return elapsed
+
+
+def bench_pull(args):
+    registry = Registry()
+    engines = []
+    try:
+        layers = [make_tar([{"name": f"layer{i}/data.bin", "data": os.urandom(args.layer_mb << 20)}])
+                  for i in range(args.layers)]
+        ImageBuilder(registry).push("bench/pull", "latest", layers)
+        image = f"{registry.host}/bench/pull:latest"
+        size_mb = sum(len(l) for l in layers) / 1e6
+        results = {}
+        for name, argv in (("ctld", ctld_argv), ("dockerd", dockerd_argv)):
+            if name == "dockerd" and not shutil.which("dockerd"):
+                print("dockerd not installed (apt-get install docker.io): skipping the comparison")
+                continue
+            engine = Engine(name, argv)
+            engines.append(engine)
+            times = [pull_once(engine, image) for _ in range(args.runs)]
+            results[name] = statistics.median(times)
+            print(f"{name:8s} pull {size_mb:.0f} MB / {args.layers} layers: median {results[name]*1000:.0f} ms "
+                  f"over {args.runs} runs ({', '.join(f'{t*1000:.0f}' for t in times)})")
+            engine.stop()
+            engines.remove(engine)
+        if "dockerd" in results:
+            print(f"ratio pull (dockerd / ctld): {results['dockerd'] / results['ctld']:.2f}x")
+    finally:
+        for e in engines:
+            e.stop()
+        registry.stop()
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    sub = parser.add_subparsers(dest="what", required=True)
+    p = sub.add_parser("pull")
+    p.add_argument("--runs", type=int, default=5)
+    p.add_argument("--layers", type=int, default=5)
+    p.add_argument("--layer-mb", type=int, default=20)
+    args = parser.parse_args()
+    if args.what == "pull":
+        bench_pull(args)
+
+
+if __name__ == "__main__":
+    main()
