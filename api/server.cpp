@@ -275,6 +275,7 @@ struct Server::Impl {
             lowest(stream).expires_after(kHeaderTimeout);
             http::request_parser<http::empty_body> header_parser;
             header_parser.header_limit(kHeaderLimit);
+            header_parser.body_limit(boost::none);  // per-route limits are applied after routing
             auto [ec, n] = co_await http::async_read_header(stream, buffer, header_parser, kTuple);
             if (ec) {
                 if (ec == http::error::end_of_stream || ec == asio::error::eof || ec == asio::error::operation_aborted ||
@@ -386,8 +387,19 @@ struct Server::Impl {
             lowest(stream).expires_after(2s);
             co_await stream.async_shutdown(kTuple);
         } else {
+            // Lingering close: stop sending, then drain what the client still sends for a moment.
+            // Closing with unread input would reset the connection and the client could lose the
+            // error we just wrote (e.g. a 413 while it is still uploading).
             beast::error_code ignored;
             lowest(stream).socket().shutdown(asio::socket_base::shutdown_send, ignored);
+            lowest(stream).expires_after(1s);
+            std::vector<char> scratch(64 * 1024);
+            size_t drained = 0;
+            while (drained < (8u << 20)) {
+                auto [ec, n] = co_await stream.async_read_some(asio::buffer(scratch), kTuple);
+                if (ec) break;
+                drained += n;
+            }
         }
     }
 
