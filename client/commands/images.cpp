@@ -7,8 +7,10 @@
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
+#include <set>
 
-#include "client/cli.hpp"
+#include "client/commands/commands.hpp"
+#include "client/display.hpp"
 #include "client/progress.hpp"
 #include "engine/base/sys.hpp"
 #include "engine/base/util.hpp"
@@ -16,8 +18,6 @@
 namespace ctl::client {
 
 namespace {
-
-using Query = std::vector<std::pair<std::string, std::string>>;
 
 std::string base64(std::string_view in, bool url) {
     std::string out(4 * ((in.size() + 2) / 3) + 1, '\0');
@@ -93,46 +93,12 @@ std::map<std::string, std::string> auth_header_for(const std::string& image) {
 }
 
 // Streams a JSON progress response to the terminal; an error line becomes the command's error.
-Status show_progress(Context& ctx, const std::string& method, const std::string& path,
-                     const std::map<std::string, std::string>& headers, BodySource upload = {}, bool quiet = false,
-                     std::vector<Json>* aux = nullptr) {
+Status show_progress(Context& ctx, const Request& req, bool quiet = false, std::vector<Json>* aux = nullptr) {
     ProgressPrinter printer(quiet ? nullptr : stdout, is_terminal(stdout));
-    LineSplitter lines;
-    Status failed = ok();
-    auto st = ctx.http().stream(
-        method, path,
-        [&](const char* d, size_t n) {
-            return lines.feed(d, n, [&](const std::string& line) {
-                Json m = Json::parse(line, nullptr, false);
-                if (m.is_discarded()) return true;
-                Status s = ok();
-                if (quiet) {
-                    if (const Json* detail = find_ci(m, "errorDetail")) s = make_error(Errc::Internal, string_or(*detail, "message"));
-                    else if (find_ci(m, "error")) s = make_error(Errc::Internal, string_or(m, "error"));
-                } else {
-                    s = printer.show(m);
-                }
-                if (!s) failed = s;
-                return true;
-            });
-        },
-        {}, headers, std::move(upload));
-    if (!st) return st.error();
+    ctx.out().flush();
+    Status st = ctx.http().stream_json(req, [&](const Json& m) { return quiet ? ok() : printer.show(m); });
     if (aux) *aux = printer.aux();
-    return failed;
-}
-
-Result<BodySource> file_source(const std::string& path) {
-    int fd = path == "-" ? ::dup(0) : ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return make_error(Errc::NotFound, "open " + path + ": " + std::strerror(errno));
-    auto owner = std::make_shared<sys::UniqueFd>(fd);
-    return BodySource([owner](char* buf, size_t len) -> long {
-        for (;;) {
-            ssize_t n = ::read(owner->get(), buf, len);
-            if (n < 0 && errno == EINTR) continue;
-            return static_cast<long>(n);
-        }
-    });
+    return st;
 }
 
 Status pull(Context& ctx, const std::string& image, const std::string& platform, bool quiet) {
@@ -141,9 +107,11 @@ Status pull(Context& ctx, const std::string& image, const std::string& platform,
     bool has_tag = image.find(':', slash == std::string::npos ? 0 : slash) != std::string::npos;
     if (!has_tag && image.find('@') == std::string::npos) q.emplace_back("tag", "latest");
     if (!platform.empty()) q.emplace_back("platform", platform);
-    if (!quiet && !has_tag && image.find('@') == std::string::npos) std::cout << "Using default tag: latest\n";
-    CTL_TRY(show_progress(ctx, "POST", HttpClient::path_with_query("/images/create", q), auth_header_for(image), {}, quiet));
-    if (quiet) std::cout << image << (has_tag || image.find('@') != std::string::npos ? "" : ":latest") << "\n";
+    if (!quiet && !has_tag && image.find('@') == std::string::npos) ctx.out() << "Using default tag: latest\n";
+    Request req("POST", "/images/create", q);
+    req.headers = auth_header_for(image);
+    CTL_TRY(show_progress(ctx, req, quiet));
+    if (quiet) ctx.out() << image << (has_tag || image.find('@') != std::string::npos ? "" : ":latest") << "\n";
     return ok();
 }
 
@@ -159,10 +127,11 @@ Status push(Context& ctx, const std::string& image, bool quiet) {
     if (!tag.empty()) q.emplace_back("tag", tag);
     if (tag.empty()) {
         q.emplace_back("tag", "latest");
-        if (!quiet) std::cout << "Using default tag: latest\n";
+        if (!quiet) ctx.out() << "Using default tag: latest\n";
     }
-    return show_progress(ctx, "POST", HttpClient::path_with_query("/images/" + name + "/push", q), auth_header_for(image), {},
-                         quiet);
+    Request req("POST", "/images/" + name + "/push", q);
+    req.headers = auth_header_for(image);
+    return show_progress(ctx, req, quiet);
 }
 
 std::string short_image_id(const std::string& id, bool no_trunc) {
@@ -176,7 +145,8 @@ Status images(Context& ctx, const std::string& repo, bool quiet, bool all, bool 
     if (!repo.empty()) filters.push_back("reference=" + repo);
     Query q;
     if (all) q.emplace_back("all", "1");
-    if (!filters.empty()) q.emplace_back("filters", filters_json(filters));
+    CTL_ASSIGN_OR_RETURN(auto filters_text, filters_json(filters));
+    if (!filters_text.empty()) q.emplace_back("filters", filters_text);
     CTL_ASSIGN_OR_RETURN(auto list, ctx.get_json("/images/json", q));
     // One row per tag, like docker images.
     std::vector<Json> rows;
@@ -207,29 +177,16 @@ Status images(Context& ctx, const std::string& repo, bool quiet, bool all, bool 
     if (quiet) {
         std::set<std::string> seen;
         for (const auto& r : rows) {
-            if (seen.insert(r["ID"].get<std::string>()).second) std::cout << r["ID"].get<std::string>() << "\n";
+            if (seen.insert(r["ID"].get<std::string>()).second) ctx.out() << r["ID"].get<std::string>() << "\n";
         }
         return ok();
     }
-    std::string fmt = format;
-    if (fmt.empty()) {
-        fmt = digests ? "table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
+    std::string fmt =
+              digests ? "table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
                       : "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}";
-    }
-    CTL_ASSIGN_OR_RETURN(auto tmpl, Template::parse(fmt));
-    std::vector<std::string> lines;
-    if (tmpl.is_table()) {
-        lines.push_back(tmpl.header({{"ID", "IMAGE ID"}, {"CreatedSince", "CREATED"}, {"CreatedAt", "CREATED AT"}}));
-    }
-    for (const auto& r : rows) {
-        CTL_ASSIGN_OR_RETURN(auto line, tmpl.render(r));
-        lines.push_back(line);
-    }
-    std::cout << (tmpl.is_table() ? tabwrite(lines) : [&] {
-        std::string s;
-        for (auto& l : lines) s += l + "\n";
-        return s;
-    }());
+    CTL_ASSIGN_OR_RETURN(auto text, format_rows(format, fmt, rows,
+                                                 {{"ID", "IMAGE ID"}, {"CreatedSince", "CREATED"}, {"CreatedAt", "CREATED AT"}}));
+    ctx.out() << text;
     return ok();
 }
 
@@ -239,20 +196,20 @@ Status rmi(Context& ctx, const std::vector<std::string>& names, bool force, bool
         Query q;
         if (force) q.emplace_back("force", "1");
         if (no_prune) q.emplace_back("noprune", "1");
-        auto resp = ctx.http().request("DELETE", HttpClient::path_with_query("/images/" + name, q));
+        auto resp = ctx.http().request("DELETE", "/images/" + name, q);
         if (!resp) {
-            print_error(resp.error());
+            ctx.report(resp.error());
             last = make_error(resp.error().code, "");
             continue;
         }
         Json report = Json::parse(resp->body, nullptr, false);
         if (!report.is_array()) continue;
         for (const auto& e : report) {
-            if (e.contains("Untagged")) std::cout << "Untagged: " << go_print(e["Untagged"]) << "\n";
-            if (e.contains("Deleted")) std::cout << "Deleted: " << go_print(e["Deleted"]) << "\n";
+            if (e.contains("Untagged")) ctx.out() << "Untagged: " << go_print(e["Untagged"]) << "\n";
+            if (e.contains("Deleted")) ctx.out() << "Deleted: " << go_print(e["Deleted"]) << "\n";
         }
     }
-    if (!last) ctx.set_exit_code(1);
+    if (!last) ctx.set_exit_code(kExitError);
     return ok();
 }
 
@@ -266,7 +223,7 @@ Status tag(Context& ctx, const std::string& source, const std::string& target) {
     }
     Query q = {{"repo", repo}};
     if (!tag_name.empty()) q.emplace_back("tag", tag_name);
-    auto resp = ctx.http().request("POST", HttpClient::path_with_query("/images/" + source + "/tag", q));
+    auto resp = ctx.http().request("POST", "/images/" + source + "/tag", q);
     return resp ? ok() : Status(resp.error());
 }
 
@@ -300,19 +257,19 @@ Status inspect(Context& ctx, const std::vector<std::string>& names, const std::s
             if (!type.empty()) last_error = doc.error();
         }
         if (!found) {
-            print_error(last_error);
+            ctx.report(last_error);
             last = last_error;
             continue;
         }
         if (tmpl) {
             CTL_ASSIGN_OR_RETURN(auto text, tmpl->render(*found));
-            std::cout << text << "\n";
+            ctx.out() << text << "\n";
         } else {
             out.push_back(*found);
         }
     }
-    if (!tmpl) std::cout << out.dump(4, ' ', false, Json::error_handler_t::replace) << "\n";
-    if (!last) ctx.set_exit_code(1);
+    if (!tmpl) ctx.out() << out.dump(4, ' ', false, Json::error_handler_t::replace) << "\n";
+    if (!last) ctx.set_exit_code(kExitError);
     return ok();
 }
 
@@ -330,20 +287,12 @@ Status history(Context& ctx, const std::string& name, bool no_trunc, bool quiet,
                         {"Comment", string_or(h, "Comment")}});
     }
     if (quiet) {
-        for (const auto& r : rows) std::cout << r["ID"].get<std::string>() << "\n";
+        for (const auto& r : rows) ctx.out() << r["ID"].get<std::string>() << "\n";
         return ok();
     }
-    CTL_ASSIGN_OR_RETURN(auto tmpl, Template::parse(format.empty() ? "table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}"
-                                                                  : format));
-    std::vector<std::string> lines;
-    if (tmpl.is_table()) lines.push_back(tmpl.header({{"ID", "IMAGE"}, {"CreatedSince", "CREATED"}}));
-    for (const auto& r : rows) {
-        CTL_ASSIGN_OR_RETURN(auto l, tmpl.render(r));
-        lines.push_back(l);
-    }
-    for (const auto& l : tmpl.is_table() ? split(tabwrite(lines), '\n') : lines) {
-        if (!l.empty()) std::cout << l << "\n";
-    }
+    CTL_ASSIGN_OR_RETURN(auto text, format_rows(format, "table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}",
+                                                 rows, {{"ID", "IMAGE"}, {"CreatedSince", "CREATED"}}));
+    ctx.out() << text;
     return ok();
 }
 
@@ -357,8 +306,9 @@ Status save(Context& ctx, const std::vector<std::string>& names, const std::stri
     int fd = output.empty() ? 1 : ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) return usage_error("cannot create " + output + ": " + std::strerror(errno));
     Status write_status = ok();
-    auto st = ctx.http().stream("GET", HttpClient::path_with_query("/images/get", q), [&](const char* d, size_t n) {
-        write_status = sys::write_all(fd, std::string_view(d, n));
+    ctx.out().flush();
+    auto st = ctx.http().stream(Request("GET", "/images/get", q), [&](std::string_view chunk) {
+        write_status = sys::write_all(fd, chunk);
         return static_cast<bool>(write_status);
     });
     if (!output.empty()) {
@@ -377,17 +327,18 @@ Status load(Context& ctx, const std::string& input, bool quiet) {
     if (input.empty() && is_terminal(stdin)) {
         return usage_error("requested load from stdin, but stdin is empty");
     }
-    CTL_ASSIGN_OR_RETURN(auto source, file_source(input.empty() ? "-" : input));
+    int64_t size = -1;
+    CTL_ASSIGN_OR_RETURN(auto source, body_from_file(input.empty() ? "-" : input, &size));
     Query q;
     if (quiet) q.emplace_back("quiet", "1");
     else q.emplace_back("quiet", "0");
-    return show_progress(ctx, "POST", HttpClient::path_with_query("/images/load", q),
-                         {{"Content-Type", "application/x-tar"}}, source);
+    return show_progress(ctx, Request("POST", "/images/load", q).stream_body(source, "application/x-tar", size));
 }
 
 Status import_image(Context& ctx, const std::string& file, const std::string& repo_tag,
                     const std::vector<std::string>& changes, const std::string& message) {
-    CTL_ASSIGN_OR_RETURN(auto source, file_source(file));
+    int64_t size = -1;
+    CTL_ASSIGN_OR_RETURN(auto source, body_from_file(file, &size));
     Query q = {{"fromSrc", "-"}};
     if (!repo_tag.empty()) {
         std::string repo = repo_tag, tag_name;
@@ -403,22 +354,11 @@ Status import_image(Context& ctx, const std::string& file, const std::string& re
     for (const auto& c : changes) q.emplace_back("changes", c);
     if (!message.empty()) q.emplace_back("message", message);
     // The engine answers with {"status":"sha256:..."}: print the ID as docker import does.
-    LineSplitter lines;
-    Status failed = ok();
-    auto st = ctx.http().stream(
-        "POST", HttpClient::path_with_query("/images/create", q),
-        [&](const char* d, size_t n) {
-            return lines.feed(d, n, [&](const std::string& line) {
-                Json m = Json::parse(line, nullptr, false);
-                if (m.is_discarded()) return true;
-                if (const Json* detail = find_ci(m, "errorDetail")) failed = make_error(Errc::Internal, string_or(*detail, "message"));
-                else if (m.contains("status")) std::cout << go_print(m["status"]) << "\n";
-                return true;
-            });
-        },
-        {}, {{"Content-Type", "application/x-tar"}}, source);
-    if (!st) return st.error();
-    return failed;
+    return ctx.http().stream_json(Request("POST", "/images/create", q).stream_body(source, "application/x-tar", size),
+                                  [&](const Json& m) {
+                                      if (m.contains("status")) ctx.out() << go_print(m["status"]) << "\n";
+                                      return ok();
+                                  });
 }
 
 Status login(Context& ctx, std::string server, std::string user, std::string password, bool password_stdin) {
@@ -427,41 +367,41 @@ Status login(Context& ctx, std::string server, std::string user, std::string pas
         while (!password.empty() && (password.back() == '\n' || password.back() == '\r')) password.pop_back();
     }
     if (user.empty()) {
-        std::cout << "Username: " << std::flush;
+        ctx.out() << "Username: " << std::flush;
         std::getline(std::cin, user);
     }
     if (password.empty()) {
-        std::cout << "Password: " << std::flush;
+        ctx.out() << "Password: " << std::flush;
         std::getline(std::cin, password);
     }
     if (server.empty()) server = "https://index.docker.io/v1/";
     Json body = {{"username", user}, {"password", password}, {"serveraddress", server}};
-    auto resp = ctx.http().request("POST", "/v1.41/auth", to_line(body), {{"Content-Type", "application/json"}});
+    auto resp = ctx.http().request(Request("POST", "/auth").json(body));
     if (!resp) return resp.error();
     Json cfg = load_config();
     cfg["auths"][server] = {{"auth", base64(user + ":" + password, false)}};
     CTL_TRY(save_config(cfg));
     Json answer = Json::parse(resp->body, nullptr, false);
-    std::cout << (answer.is_object() ? string_or(answer, "Status", "Login Succeeded") : "Login Succeeded") << "\n";
+    ctx.out() << (answer.is_object() ? string_or(answer, "Status", "Login Succeeded") : "Login Succeeded") << "\n";
     return ok();
 }
 
-Status logout(const std::string& server_arg) {
+Status logout(Context& ctx, const std::string& server_arg) {
     std::string server = server_arg.empty() ? "https://index.docker.io/v1/" : server_arg;
     Json cfg = load_config();
     if (cfg.contains("auths") && cfg["auths"].contains(server)) {
         cfg["auths"].erase(server);
         CTL_TRY(save_config(cfg));
-        std::cout << "Removing login credentials for " << server << "\n";
+        ctx.out() << "Removing login credentials for " << server << "\n";
     } else {
-        std::cout << "Not logged in to " << server << "\n";
+        ctx.out() << "Not logged in to " << server << "\n";
     }
     return ok();
 }
 
 Status prune(Context& ctx, bool all, bool force, const std::vector<std::string>& filters_in) {
     if (!force) {
-        std::cout << (all ? "WARNING! This will remove all images without at least one container associated to them.\n"
+        ctx.out() << (all ? "WARNING! This will remove all images without at least one container associated to them.\n"
                           : "WARNING! This will remove all dangling images.\n")
                   << "Are you sure you want to continue? [y/N] " << std::flush;
         std::string answer;
@@ -471,24 +411,25 @@ Status prune(Context& ctx, bool all, bool force, const std::vector<std::string>&
     auto filters = filters_in;
     if (all) filters.push_back("dangling=false");
     Query q;
-    if (!filters.empty()) q.emplace_back("filters", filters_json(filters));
-    auto resp = ctx.http().request("POST", HttpClient::path_with_query("/images/prune", q));
+    CTL_ASSIGN_OR_RETURN(auto filters_text, filters_json(filters));
+    if (!filters_text.empty()) q.emplace_back("filters", filters_text);
+    auto resp = ctx.http().request("POST", "/images/prune", q);
     if (!resp) return resp.error();
     Json r = Json::parse(resp->body, nullptr, false);
     if (const Json* deleted = find_ci(r, "ImagesDeleted"); deleted && deleted->is_array() && !deleted->empty()) {
-        std::cout << "Deleted Images:\n";
+        ctx.out() << "Deleted Images:\n";
         for (const auto& e : *deleted) {
-            if (e.contains("Untagged")) std::cout << "untagged: " << go_print(e["Untagged"]) << "\n";
-            if (e.contains("Deleted")) std::cout << "deleted: " << go_print(e["Deleted"]) << "\n";
+            if (e.contains("Untagged")) ctx.out() << "untagged: " << go_print(e["Untagged"]) << "\n";
+            if (e.contains("Deleted")) ctx.out() << "deleted: " << go_print(e["Deleted"]) << "\n";
         }
-        std::cout << "\n";
+        ctx.out() << "\n";
     }
-    std::cout << "Total reclaimed space: " << human_size(static_cast<double>(int_or(r, "SpaceReclaimed"))) << "\n";
+    ctx.out() << "Total reclaimed space: " << human_size(static_cast<double>(int_or(r, "SpaceReclaimed"))) << "\n";
     return ok();
 }
 
 // Registers the image commands on `parent` (top level and under `image`, as docker does).
-void add_image_commands(CLI::App* parent, Context& ctx, bool in_image_group) {
+void add_image_subcommands(CLI::App* parent, Context& ctx, bool in_image_group) {
     {
         auto* c = parent->add_subcommand("pull", "Download an image from a registry");
         auto name = std::make_shared<std::string>();
@@ -609,11 +550,10 @@ void add_image_commands(CLI::App* parent, Context& ctx, bool in_image_group) {
 
 }  // namespace
 
-void register_image_commands(CLI::App& app, Context& ctx) {
-    add_image_commands(&app, ctx, false);
-    auto* group = app.add_subcommand("image", "Manage images");
-    group->require_subcommand(1);
-    add_image_commands(group, ctx, true);
+void add_image_commands(CLI::App& app, Context& ctx) {
+    add_image_subcommands(&app, ctx, false);
+    CLI::App* group = add_group(app, ctx, "image", "Manage images");
+    add_image_subcommands(group, ctx, true);
 
     // `inspect` at the top level is generic: containers, images, networks, volumes.
     {
@@ -643,7 +583,7 @@ void register_image_commands(CLI::App& app, Context& ctx) {
     auto* logout_cmd = app.add_subcommand("logout", "Log out from a registry");
     auto logout_server = std::make_shared<std::string>();
     logout_cmd->add_option("SERVER", *logout_server);
-    logout_cmd->callback([=, &ctx] { ctx.run([&] { return logout(*logout_server); }); });
+    logout_cmd->callback([=, &ctx] { ctx.run([&] { return logout(ctx, *logout_server); }); });
 }
 
 }  // namespace ctl::client

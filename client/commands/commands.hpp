@@ -1,0 +1,25 @@
+// The registry of ctl's command groups. Each group lives in its own file, commands/<group>.cpp,
+// and adds its subcommands (with add_command / add_group from client/cli.hpp) to the app.
+//
+// Adding a group: write commands/<group>.cpp defining add_<group>_commands, declare it below,
+// list it in commands.cpp, and add the file to ctl_client in client/CMakeLists.txt.
+#pragma once
+
+#include <span>
+
+#include "client/cli.hpp"
+
+namespace ctl::client {
+
+struct CommandGroup {
+    const char* name;
+    void (*add)(CLI::App& app, Context& ctx);
+};
+
+// Every group, in the order `ctl --help` lists their commands.
+std::span<const CommandGroup> command_groups();
+
+void add_system_commands(CLI::App& app, Context& ctx);  // version, info, events, system df|info|events
+void add_image_commands(CLI::App& app, Context& ctx);   // pull, push, images, rmi, tag, image *, inspect, login, ...
+
+}  // namespace ctl::client
