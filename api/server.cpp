@@ -129,7 +129,7 @@ struct Server::Impl {
 
     // Chunked streaming: headers now, then whatever the producer queues, flushed as it comes.
     template <class Stream>
-    asio::awaitable<void> write_stream(Stream& stream, Response& resp) {
+    asio::awaitable<void> write_stream(Stream& stream, Response& resp, bool head) {
         http::response<http::empty_body> res{static_cast<http::status>(resp.status), 11};
         add_common_headers(res.base());
         if (!resp.content_type.empty()) res.set(http::field::content_type, resp.content_type);
@@ -139,7 +139,7 @@ struct Server::Impl {
         http::response_serializer<http::empty_body> sr{res};
         lowest(stream).expires_never();
         auto [hec, hn] = co_await http::async_write_header(stream, sr, kTuple);
-        if (hec) co_return;
+        if (hec || head) co_return;  // HEAD: the headers are the whole answer; the producer never runs
 
         auto queue = std::make_shared<ByteQueue>(kStreamQueueBytes);
         auto timer = std::make_shared<asio::steady_timer>(stream.get_executor());
@@ -300,6 +300,12 @@ struct Server::Impl {
             std::string raw_path = target.substr(0, qpos);
             if (qpos != std::string::npos) req.query = parse_query_string(std::string_view(target).substr(qpos + 1));
             bool keep_alive = hreq.keep_alive();
+            // Only "chunked" is a transfer coding we decode (as Go's server); anything else would
+            // leave us unable to find where the body ends.
+            if (auto te = hreq[http::field::transfer_encoding]; !te.empty() && !header_parser.chunked()) {
+                co_await write_error_and_close(stream, 501, "unsupported transfer encoding: " + std::string(te));
+                break;
+            }
             bool has_body = header_parser.chunked() ||
                             (header_parser.content_length() && *header_parser.content_length() > 0);
 
@@ -349,7 +355,14 @@ struct Server::Impl {
                     co_await write_error_and_close(stream, 413, "request body too large");
                     break;
                 }
-                if (bec) break;
+                if (bec) {
+                    // A client that went away or timed out gets nothing; a malformed body gets a reason.
+                    if (bec != http::error::end_of_stream && bec != asio::error::eof &&
+                        bec != beast::error::timeout && bec != asio::error::connection_reset) {
+                        co_await write_error_and_close(stream, 400, "malformed request body: " + bec.message());
+                    }
+                    break;
+                }
                 req.body = std::move(body_parser.get().body());
                 lowest(stream).expires_never();
                 resp = co_await call_handler(*handler, req);
@@ -378,7 +391,7 @@ struct Server::Impl {
                 co_return;
             }
             if (resp.stream) {
-                co_await write_stream(stream, resp);
+                co_await write_stream(stream, resp, req.method == "HEAD");
                 break;
             }
             if (!co_await write_response(stream, req, resp, keep_alive) || !keep_alive) break;

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <string>
 
+#include "api/routers/image_routes.hpp"
 #include "api/routers/system_routes.hpp"
 #include "api/server.hpp"
 #include "engine/base/log.hpp"
@@ -16,6 +17,10 @@
 #include "engine/daemon/system_service.hpp"
 #include "engine/daemon/version.hpp"
 #include "engine/events/event_bus.hpp"
+#include "engine/image/content_store.hpp"
+#include "engine/image/image_service.hpp"
+#include "graphdriver/graph_driver.hpp"
+#include "registry/client.hpp"
 #include "engine/store/store.hpp"
 
 using namespace ctl;
@@ -45,6 +50,22 @@ Result<sys::UniqueFd> lock_data_root(const std::string& data_root) {
     std::string pid = std::to_string(::getpid()) + "\n";
     if (::ftruncate(fd.get(), 0) == 0) (void)::pwrite(fd.get(), pid.data(), pid.size(), 0);
     return fd;
+}
+
+// The configured storage driver, or overlay when the kernel and the data root's filesystem
+// support it, vfs otherwise. Logged either way.
+Result<std::unique_ptr<graph::GraphDriver>> open_graph_driver(const daemon::Config& config) {
+    std::string root = config.data_root + "/storage";
+    CTL_TRY(sys::mkdir_all(root, 0700));
+    std::string name = config.storage_driver;
+    if (name.empty()) {
+        name = graph::overlay_supported(root) ? "overlay" : "vfs";
+        if (name == "vfs") log::warn("overlayfs is not usable under {}: falling back to the vfs driver (full copies)", root);
+    }
+    auto driver = graph::make_graph_driver(name, root);
+    if (!driver) return with_context(std::move(driver).error(), "storage driver " + name);
+    log::info("storage driver: {}", (*driver)->name());
+    return driver;
 }
 
 }  // namespace
@@ -80,11 +101,25 @@ int main(int argc, char** argv) {
         if (auto st = (*store)->set_meta("engine-id", engine_id); !st) return fail(st.error().message);
     }
 
+    auto driver = open_graph_driver(config);
+    if (!driver) return fail(driver.error().message);
+
     events::EventBus bus;
     daemon::SystemService system(config, **store, bus, engine_id);
 
+    registry::ClientOptions registry_options;
+    registry_options.insecure_registries = config.insecure_registries;
+    registry_options.user_agent = std::string("ctld/") + daemon::kVersion;
+    registry::Client registry_client(registry_options);
+    image::ContentStore content(config.data_root + "/image");
+    image::ImageService images(**store, **driver, content, registry_client, bus);
+    if (auto st = images.init(); !st) return fail(st.error().message);
+    system.add_info_contributor([&images](Json& info) { images.contribute_info(info); });
+    system.add_df_contributor([&images](Json& df) { images.contribute_df(df); });
+
     api::Router router;
     api::register_system_routes(router, system);
+    api::register_image_routes(router, images);
 
     api::ServerOptions options;
     options.hosts = config.hosts;
@@ -100,6 +135,7 @@ int main(int argc, char** argv) {
     log::info("ctld {} (API {}) serving on {} with data root {}", daemon::kVersion, api::kApiVersion, hosts,
               config.data_root);
     server.run();
+    (void)(*driver)->cleanup();
     log::info("ctld stopped");
     return 0;
 }

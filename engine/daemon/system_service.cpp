@@ -115,6 +115,28 @@ std::string go_arch() {
     return m;
 }
 
+// Absolute path of an executable found on PATH, or "".
+std::string find_executable(const std::string& name) {
+    const char* path = std::getenv("PATH");
+    for (const auto& dir : split(path ? path : "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", ':')) {
+        if (dir.empty()) continue;
+        std::string candidate = dir + "/" + name;
+        if (::access(candidate.c_str(), X_OK) == 0) return candidate;
+    }
+    return "";
+}
+
+// The OCI runtimes installed on the host, as /info lists them. The container module replaces this
+// with the runtimes it probed as working.
+Json installed_runtimes() {
+    Json out = Json::object();
+    for (const char* name : {"crun", "runc"}) {
+        std::string path = find_executable(name);
+        if (!path.empty()) out[name] = {{"path", path}};
+    }
+    return out;
+}
+
 std::string cgroup_version() {
     struct statfs st {};
     if (::statfs("/sys/fs/cgroup", &st) == 0 && static_cast<unsigned long>(st.f_type) == 0x63677270UL) return "2";
@@ -165,6 +187,10 @@ Json SystemService::info() {
     std::string mem_dir = v2 ? "/sys/fs/cgroup" : "/sys/fs/cgroup/memory";
     bool swap_limit = v2 ? cgroup_controller_file("/sys/fs/cgroup/cgroup.controllers")
                          : cgroup_controller_file("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes");
+    Json runtimes = installed_runtimes();
+    std::string default_runtime = config_.default_runtime;
+    if (default_runtime.empty()) default_runtime = runtimes.contains("crun") || !runtimes.contains("runc") ? "crun" : "runc";
+    if (!runtimes.contains(default_runtime)) default_runtime = runtimes.empty() ? "runc" : runtimes.begin().key();
     Json info = {
         {"ID", engine_id_},
         {"Containers", 0},
@@ -224,8 +250,8 @@ Json SystemService::info() {
         {"Labels", Json::array()},
         {"ExperimentalBuild", false},
         {"ServerVersion", kCompatVersion},
-        {"Runtimes", Json::object()},
-        {"DefaultRuntime", config_.default_runtime.empty() ? "runc" : config_.default_runtime},
+        {"Runtimes", runtimes},
+        {"DefaultRuntime", default_runtime},
         {"Swarm",
          {{"NodeID", ""},
           {"NodeAddr", ""},

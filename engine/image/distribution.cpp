@@ -358,7 +358,7 @@ Status ImageService::push(const std::string& reference, const registry::AuthConf
     }
     manifest["layers"] = layer_list;
     std::string bytes = manifest.dump(3);
-    CTL_ASSIGN_OR_RETURN(auto digest, registry_.put_manifest(ref, ref.tag, manifest["mediaType"].get<std::string>(), bytes));
+    CTL_ASSIGN_OR_RETURN(auto digest, registry_.put_manifest(ref, ref.tag, manifest["mediaType"].get<std::string>(), bytes, auth));
     CTL_TRY(store_.execute("INSERT INTO image_digests(name, image_id, media_type) VALUES(?, ?, ?) "
                            "ON CONFLICT(name) DO UPDATE SET image_id = excluded.image_id",
                            {ref.familiar_name() + "@" + digest, image->id, manifest["mediaType"].get<std::string>()}));

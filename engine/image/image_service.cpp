@@ -639,7 +639,9 @@ Result<std::string> ImageService::import(graph::ReadFn read, const std::string& 
                                          const std::vector<std::string>& changes, const std::string& message,
                                          const Progress& progress) {
     std::string familiar;
-    if (!repo_tag.empty()) CTL_ASSIGN_OR_RETURN(familiar, familiar_tagged(repo_tag));
+    if (!repo_tag.empty()) {
+        CTL_ASSIGN_OR_RETURN(familiar, familiar_tagged(repo_tag));
+    }
     Json container_config = {{"Env", Json::array({"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"})}};
     CTL_TRY(apply_changes(container_config, changes));
 
