@@ -553,6 +553,7 @@ struct Server::Impl {
         beast::error_code ignored;
         for (auto& a : unix_acceptors) a->close(ignored);
         for (auto& a : tcp_acceptors) a->close(ignored);
+        if (options.on_shutdown) options.on_shutdown();
         {
             std::lock_guard lock(streams_mutex);
             for (auto& q : live_streams) q->close();

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <memory>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,9 @@ struct ServerOptions {
     std::string socket_group = "ctl";  // unix sockets are root:<group> 0660 when the group exists
     size_t worker_threads = 16;
     std::string engine_version;        // for the Server header
+    // Called once when shutdown begins, so the engine can abort long jobs (pulls, pushes) that
+    // would otherwise hold the worker pool past the grace period.
+    std::function<void()> on_shutdown;
 };
 
 class Server {

@@ -123,6 +123,7 @@ int main(int argc, char** argv) {
 
     api::ServerOptions options;
     options.hosts = config.hosts;
+    options.on_shutdown = [&images] { images.cancel_transfers(); };
     options.tls = {config.tls_verify, config.tls_ca, config.tls_cert, config.tls_key};
     options.insecure_tcp = config.insecure_tcp;
     options.socket_group = config.group;
@@ -135,6 +136,7 @@ int main(int argc, char** argv) {
     log::info("ctld {} (API {}) serving on {} with data root {}", daemon::kVersion, api::kApiVersion, hosts,
               config.data_root);
     server.run();
+    images.cancel_transfers();  // requests still running on the worker pool end promptly
     (void)(*driver)->cleanup();
     log::info("ctld stopped");
     return 0;

@@ -64,6 +64,31 @@ std::string docker_layer_type(const std::string& media_type) {
 
 }  // namespace
 
+class ImageService::TransferGuard {
+public:
+    TransferGuard(ImageService& service, std::atomic<bool>& cancel) : service_(service), cancel_(cancel) {
+        std::lock_guard lock(service_.transfers_mutex_);
+        if (service_.transfers_closed_) cancel_ = true;
+        service_.transfers_.push_back(&cancel_);
+    }
+    ~TransferGuard() {
+        std::lock_guard lock(service_.transfers_mutex_);
+        std::erase(service_.transfers_, &cancel_);
+    }
+    TransferGuard(const TransferGuard&) = delete;
+    TransferGuard& operator=(const TransferGuard&) = delete;
+
+private:
+    ImageService& service_;
+    std::atomic<bool>& cancel_;
+};
+
+void ImageService::cancel_transfers() {
+    std::lock_guard lock(transfers_mutex_);
+    transfers_closed_ = true;
+    for (auto* flag : transfers_) *flag = true;
+}
+
 Status ImageService::pull_image(const std::string& reference, const std::string& platform,
                                 const std::string& registry_auth, const api::ProgressFn& progress) {
     PullOptions options;
@@ -170,6 +195,7 @@ Status ImageService::pull(const std::string& reference, const PullOptions& optio
     // Downloads run in parallel (kParallelDownloads at a time) into the content store, each
     // verified against its digest; layers are extracted in order as soon as each is complete.
     std::atomic<bool> cancel{false};
+    TransferGuard guard(*this, cancel);
     std::vector<std::promise<Status>> done(layers.size());
     std::vector<std::future<Status>> ready;
     for (auto& p : done) ready.push_back(p.get_future());
@@ -207,7 +233,8 @@ Status ImageService::pull(const std::string& reference, const PullOptions& optio
                         last = now;
                         if (!out.bar(id, "Downloading", current, total > 0 ? total : layer.size)) cancel = true;
                     }
-                });
+                },
+                &cancel);
             if (st) {
                 out.layer(id, "Verifying Checksum");
                 auto committed = (*writer)->commit(layer.digest);
@@ -291,6 +318,8 @@ Status ImageService::push(const std::string& reference, const registry::AuthConf
     auto image = resolve(tagged);
     if (!image) return make_error(Errc::NotFound, "An image does not exist locally with the tag: " + ref.familiar_name());
     ProgressOut out(progress);
+    std::atomic<bool> cancel{false};
+    TransferGuard guard(*this, cancel);
     out.send({{"status", "The push refers to repository [" + ref.full_name() + "]"}});
 
     struct LayerBlob {
@@ -335,7 +364,10 @@ Status ImageService::push(const std::string& reference, const registry::AuthConf
         if (sources && !sources->empty()) mount_from = as_string((*sources)[0][0]);
         out.bar(id, "Pushing", 0, b.size);
         Status st = registry_.push_blob(ref, b.digest, b.size, content_.path(b.digest), mount_from, auth,
-                                        [&](int64_t current, int64_t total) { out.bar(id, "Pushing", current, total); });
+                                        [&](int64_t current, int64_t total) {
+                                            if (!out.bar(id, "Pushing", current, total)) cancel = true;
+                                        },
+                                        &cancel);
         if (!st) return with_context(st.error(), "pushing layer " + id);
         out.layer(id, mount_from ? "Mounted from " + *mount_from : "Pushed");
     }

@@ -475,6 +475,18 @@ Status ImageService::delete_image(const std::string& id, Json& report) {
     return gc_layers();
 }
 
+namespace {
+// "host/repo:tag" or "host/repo@sha256:..." -> "host/repo".
+std::string repository_of(const std::string& reference) {
+    auto at = reference.find('@');
+    if (at != std::string::npos) return reference.substr(0, at);
+    auto colon = reference.rfind(':');
+    auto slash = reference.rfind('/');
+    if (colon != std::string::npos && (slash == std::string::npos || colon > slash)) return reference.substr(0, colon);
+    return reference;
+}
+}  // namespace
+
 Result<Json> ImageService::remove(const std::string& name, bool force, bool noprune) {
     (void)noprune;  // images have no untagged parents to keep yet (no build cache)
     CTL_ASSIGN_OR_RETURN(auto image, resolve(name));
@@ -491,12 +503,40 @@ Result<Json> ImageService::remove(const std::string& name, bool force, bool nopr
                                                 : ref->familiar_name() + "@" + ref->digest;
     }
     size_t refs = image.tags.size() + image.digests.size();
-    if (!ref_name.empty() && (refs > 1 || (!users.empty() && force))) {
-        // Other references remain (or force keeps a used image): just untag.
-        CTL_TRY(store_.execute("DELETE FROM image_tags WHERE name = ?", {ref_name}));
-        CTL_TRY(store_.execute("DELETE FROM image_digests WHERE name = ?", {ref_name}));
-        report.push_back({{"Untagged", ref_name}});
-        emit("untag", image.id, ref_name);
+    if (!ref_name.empty()) {
+        // As Docker: removing the last reference of a used image needs force (and then keeps the
+        // image, dangling); a tag removed as the last one of its repository takes that
+        // repository's digest references with it; the image goes when no reference is left.
+        if (refs == 1 && !users.empty() && !force) {
+            return make_error(Errc::Conflict, "conflict: unable to remove repository reference \"" + ref_name +
+                                                  "\" (must force) - container " + short_id(users.front()) +
+                                                  " is using its referenced image " + short_hex(image.id));
+        }
+        std::vector<std::string> untag{ref_name};
+        bool is_tag = ref_name.find('@') == std::string::npos;
+        if (is_tag) {
+            std::string repo = repository_of(ref_name);
+            bool other_tag = std::any_of(image.tags.begin(), image.tags.end(),
+                                         [&](const std::string& t) { return t != ref_name && repository_of(t) == repo; });
+            if (!other_tag) {
+                for (const auto& d : image.digests) {
+                    if (repository_of(d) == repo) untag.push_back(d);
+                }
+            }
+        }
+        CTL_TRY(store_.transact([&]() -> Status {
+            for (const auto& n : untag) {
+                CTL_TRY(store_.execute("DELETE FROM image_tags WHERE name = ?", {n}));
+                CTL_TRY(store_.execute("DELETE FROM image_digests WHERE name = ?", {n}));
+            }
+            return ok();
+        }));
+        for (const auto& n : untag) {
+            report.push_back({{"Untagged", n}});
+            emit("untag", image.id, n);
+        }
+        if (refs > untag.size() || !users.empty()) return report;
+        CTL_TRY(delete_image(image.id, report));
         return report;
     }
     if (!users.empty()) {

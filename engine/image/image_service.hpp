@@ -123,7 +123,14 @@ public:
     std::string cache_id(const std::string& chain_id);
     graph::GraphDriver& driver() { return driver_; }
 
+    // Aborts every pull and push in progress (daemon shutdown): they fail with Cancelled and
+    // leave nothing half-made. Later transfers are refused.
+    void cancel_transfers();
+
 private:
+    // Registers a transfer's cancel flag for cancel_transfers(); unregisters on destruction.
+    class TransferGuard;
+
     Result<ImageRecord> load_record(const std::string& id);
     Status delete_image(const std::string& id, Json& report);
     Status gc_layers();
@@ -136,6 +143,9 @@ private:
     registry::Client& registry_;
     events::EventBus& bus_;
     std::mutex layer_mutex_;  // registering and collecting layers never interleave
+    std::mutex transfers_mutex_;
+    std::vector<std::atomic<bool>*> transfers_;  // cancel flags of pulls/pushes in progress
+    bool transfers_closed_ = false;
 };
 
 // "[=====>      ]  1.2MB/5.6MB" as Docker draws it.
