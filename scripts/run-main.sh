@@ -24,5 +24,13 @@ echo "== ctl version"
 $CTL version
 echo "== ctl info"
 $CTL info
+echo "== make busybox:latest from Debian's busybox-static (no network) and import it"
+if ! $CTL image inspect busybox:latest >/dev/null 2>&1; then
+  rootfs=$(mktemp /tmp/ctl-busybox-XXXXXX.tar)
+  ./scripts/make-busybox-rootfs.sh "$rootfs"
+  $CTL import -c 'CMD ["sh"]' "$rootfs" busybox:latest
+  rm -f "$rootfs"
+fi
+$CTL images
 echo
 echo "ctld is running (pid $(cat /run/ctld.pid 2>/dev/null || echo '?'), log $DATA/ctld.log)."
