@@ -21,5 +21,6 @@ std::span<const CommandGroup> command_groups();
 
 void add_system_commands(CLI::App& app, Context& ctx);  // version, info, events, system df|info|events
 void add_image_commands(CLI::App& app, Context& ctx);   // pull, push, images, rmi, tag, image *, inspect, login, ...
+void add_volume_commands(CLI::App& app, Context& ctx);  // volume create|ls|inspect|rm|prune
 
 }  // namespace ctl::client

@@ -9,6 +9,7 @@
 
 #include "api/routers/image_routes.hpp"
 #include "api/routers/system_routes.hpp"
+#include "api/routers/volume_routes.hpp"
 #include "api/server.hpp"
 #include "engine/base/log.hpp"
 #include "engine/base/sys.hpp"
@@ -21,6 +22,7 @@
 #include "engine/image/image_service.hpp"
 #include "graphdriver/graph_driver.hpp"
 #include "registry/client.hpp"
+#include "volumes/volume_service.hpp"
 #include "engine/store/store.hpp"
 
 using namespace ctl;
@@ -116,10 +118,14 @@ int main(int argc, char** argv) {
     if (auto st = images.init(); !st) return fail(st.error().message);
     system.add_info_contributor([&images](Json& info) { images.contribute_info(info); });
     system.add_df_contributor([&images](Json& df) { images.contribute_df(df); });
+    volumes::VolumeService volumes(**store, bus, config.data_root + "/volumes");
+    if (auto st = volumes.init(); !st) return fail(st.error().message);
+    system.add_df_contributor([&volumes](Json& df) { volumes.contribute_df(df); });
 
     api::Router router;
     api::register_system_routes(router, system);
     api::register_image_routes(router, images);
+    api::register_volume_routes(router, volumes);
 
     api::ServerOptions options;
     options.hosts = config.hosts;

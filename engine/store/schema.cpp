@@ -62,6 +62,38 @@ const std::vector<Migration>& migrations() {
                 PRIMARY KEY (digest, registry, repository)
             ) STRICT;
         )sql"},
+        // Volumes (volumes/volume_service.cpp): driver options and labels as JSON objects;
+        // copy_state of the image copy-up: 0 never, 1 started (a crash left it half done), 2 done.
+        // volume_refs: which containers use a volume (kept across restarts, keyed per user).
+        {4, R"sql(
+            CREATE TABLE volumes (
+                name       TEXT PRIMARY KEY,
+                driver     TEXT NOT NULL,
+                options    TEXT NOT NULL DEFAULT '{}',
+                labels     TEXT NOT NULL DEFAULT '{}',
+                created_at INTEGER NOT NULL,
+                anonymous  INTEGER NOT NULL DEFAULT 0,
+                copy_state INTEGER NOT NULL DEFAULT 0
+            ) STRICT;
+            CREATE TABLE volume_refs (
+                volume       TEXT NOT NULL REFERENCES volumes(name),
+                container_id TEXT NOT NULL,
+                PRIMARY KEY (volume, container_id)
+            ) STRICT;
+            CREATE INDEX volume_refs_container ON volume_refs(container_id);
+        )sql"},
+        // Containers: the whole record (config, host config, state) as JSON, with the columns
+        // lookups need. Names are unique like Docker's ("/name").
+        {5, R"sql(
+            CREATE TABLE containers (
+                id       TEXT PRIMARY KEY,
+                name     TEXT NOT NULL UNIQUE,
+                image_id TEXT NOT NULL,
+                created  INTEGER NOT NULL,
+                record   TEXT NOT NULL
+            ) STRICT;
+            CREATE INDEX containers_image ON containers(image_id);
+        )sql"},
     };
     return kMigrations;
 }

@@ -2,6 +2,8 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
+
 namespace ctl::store {
 
 std::string as_string(const Value& v) {
@@ -175,7 +177,10 @@ int Store::schema_version() {
 
 Status Store::migrate() {
     int current = schema_version();
-    for (const auto& m : migrations()) {
+    // Modules append their migrations in schema.cpp; apply them by number whatever the order.
+    auto ordered = migrations();
+    std::sort(ordered.begin(), ordered.end(), [](const Migration& a, const Migration& b) { return a.version < b.version; });
+    for (const auto& m : ordered) {
         if (m.version <= current) continue;
         Status st = transact([&]() -> Status {
             CTL_TRY(exec_script(m.sql));
