@@ -10,7 +10,7 @@ BUILD_PKGS=(
   libyaml-cpp-dev libssl-dev doctest-dev libcli11-dev libspdlog-dev libfmt-dev
 )
 RUNTIME_PKGS=(
-  crun runc conmon            # OCI runtimes and the container monitor
+  crun runc tini              # OCI runtimes; tini-static is --init
   iproute2 nftables iptables  # networking
 )
 TEST_PKGS=(

@@ -51,6 +51,7 @@ Json Container::to_record() const {
             {"hosts_path", hosts_path},
             {"resolv_conf_path", resolv_conf_path},
             {"mounts", mounts},
+            {"mount_plan", mount_plan},
             {"state", state_json(state)},
             {"restart_count", restart_count},
             {"has_been_started", has_been_started},
@@ -78,6 +79,7 @@ Result<Container> Container::from_record(const Json& r) {
     c.hosts_path = string_or(r, "hosts_path", "");
     c.resolv_conf_path = string_or(r, "resolv_conf_path", "");
     if (r.contains("mounts")) c.mounts = r["mounts"];
+    if (r.contains("mount_plan")) c.mount_plan = r["mount_plan"];
     if (r.contains("state")) c.state = state_from(r["state"]);
     c.restart_count = static_cast<int>(int_or(r, "restart_count", 0));
     c.has_been_started = bool_or(r, "has_been_started", false);

@@ -44,6 +44,9 @@ struct Container {
     std::string image_top_layer;  // graph driver id the writable layer stands on ("" for none)
     std::string log_path, hostname_path, hosts_path, resolv_conf_path;
     Json mounts = Json::array();  // inspect's Mounts
+    // What to mount at start: [{Type, Source (host path), Destination, Name, ReadOnly,
+    // Propagation, NoCopy, Options (tmpfs)}], resolved at create.
+    Json mount_plan = Json::array();
     State state;
     int restart_count = 0;
     bool has_been_started = false;

@@ -77,10 +77,14 @@ Result<Json> merge_config(const Json& image, const Json& req, const std::string&
     c["Env"] = merge_env(field(image, "Env"), field(req, "Env"));
     const Json* cmd = field(req, "Cmd");
     const Json* entrypoint = field(req, "Entrypoint");
+    // moby's merge: with no Entrypoint in the request (absent or []), an empty Cmd takes the
+    // image's; an absent Entrypoint takes the image's.
+    bool entrypoint_empty = !entrypoint || (entrypoint->is_array() && entrypoint->empty());
+    bool cmd_empty = !cmd || (cmd->is_array() && cmd->empty());
     if (cmd && cmd->is_string()) c["Cmd"] = Json::array({*cmd});
-    else if (cmd) c["Cmd"] = *cmd;
-    else if (!entrypoint && field(image, "Cmd")) c["Cmd"] = *field(image, "Cmd");
-    else c["Cmd"] = nullptr;
+    else if (!cmd_empty) c["Cmd"] = *cmd;
+    else if (entrypoint_empty && field(image, "Cmd")) c["Cmd"] = *field(image, "Cmd");
+    else c["Cmd"] = cmd ? *cmd : Json(nullptr);
     if (const Json* hc = field(req, "Healthcheck")) c["Healthcheck"] = *hc;
     else if (const Json* hc = field(image, "Healthcheck")) c["Healthcheck"] = *hc;
     c["Image"] = image_ref;

@@ -82,3 +82,40 @@ TEST_CASE("parse_size") {
     CHECK_FALSE(parse_size("ten"));
     CHECK_FALSE(parse_size("10x"));
 }
+
+#include "engine/container/internal/mounts.hpp"
+
+TEST_CASE("parse_mounts: binds, mounts, tmpfs and anonymous volumes") {
+    Json hc = {{"Binds", {"data:/data", "/host/dir:/ro:ro", "/h2:/b2"}},
+               {"Mounts", {{{"Type", "tmpfs"}, {"Target", "/scratch"}, {"TmpfsOptions", {{"SizeBytes", 1048576}, {"Mode", 01777}}}},
+                           {{"Type", "volume"}, {"Target", "/v"}, {"VolumeOptions", {{"NoCopy", true}}}}}},
+               {"Tmpfs", {{"/run", "size=64m,ro"}}}};
+    Json config = {{"Volumes", {{"/data", Json::object()}, {"/anon", Json::object()}}}};
+    auto m = parse_mounts(hc, config);
+    REQUIRE(m);
+    REQUIRE(m->size() == 7);
+    CHECK((*m)[0].type == "volume");
+    CHECK((*m)[0].source == "data");
+    CHECK((*m)[1].type == "bind");
+    CHECK((*m)[1].read_only);
+    CHECK((*m)[1].create_host_dir);
+    CHECK((*m)[1].propagation == "rprivate");
+    CHECK((*m)[3].tmpfs_options == std::vector<std::string>{"size=1048576", "mode=1777"});
+    CHECK((*m)[4].no_copy);
+    CHECK((*m)[5].destination == "/run");
+    CHECK((*m)[5].read_only);
+    CHECK((*m)[6].destination == "/anon");
+    CHECK((*m)[6].source.empty());
+}
+
+TEST_CASE("parse_mounts refuses bad specs") {
+    CHECK_FALSE(parse_mounts({{"Binds", {"rel/path:/x"}}}, Json::object()));
+    CHECK_FALSE(parse_mounts({{"Binds", {"/a/../etc:/x"}}}, Json::object()));
+    CHECK_FALSE(parse_mounts({{"Binds", {"v:/proc"}}}, Json::object()));
+    CHECK_FALSE(parse_mounts({{"Binds", {"v:/sys/fs"}}}, Json::object()));
+    CHECK_FALSE(parse_mounts({{"Binds", {"v:relative"}}}, Json::object()));
+    CHECK_FALSE(parse_mounts({{"Binds", {"a:/x", "b:/x"}}}, Json::object()));
+    CHECK_FALSE(parse_mounts({{"Mounts", {{{"Type", "bind"}, {"Target", "/x"}}}}}, Json::object()));
+    CHECK_FALSE(parse_mounts({{"Mounts", {{{"Type", "weird"}, {"Target", "/x"}}}}}, Json::object()));
+    CHECK(clean_path("/a/b/../c/") == "/a/c");
+}
