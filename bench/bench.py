@@ -154,6 +154,119 @@ def bench_pull(args):
         registry.stop()
 
 
+# ---- containers -------------------------------------------------------------------------------
+
+def import_busybox(engine):
+    rootfs = os.path.join(engine.dir, "busybox.tar")
+    subprocess.run([os.path.join(ROOT, "scripts", "make-busybox-rootfs.sh"), rootfs], check=True)
+    with open(rootfs, "rb") as f:
+        data = f.read()
+    status, body = api(engine.sock, "POST", "/v1.41/images/create?fromSrc=-&repo=busybox&tag=latest", body=data,
+                       headers={"Content-Type": "application/x-tar"})
+    if status != 200 or b'"error"' in body:
+        raise RuntimeError(f"{engine.name} import failed: {status} {body[-300:]!r}")
+
+
+def create_start(engine, cmd, auto_remove=False):
+    body = json.dumps({"Image": "busybox", "Cmd": cmd,
+                       "HostConfig": {"NetworkMode": "none", "AutoRemove": auto_remove}})
+    status, out = api(engine.sock, "POST", "/v1.41/containers/create", body=body,
+                      headers={"Content-Type": "application/json"})
+    if status != 201:
+        raise RuntimeError(f"{engine.name} create failed: {status} {out!r}")
+    cid = json.loads(out)["Id"]
+    status, out = api(engine.sock, "POST", f"/v1.41/containers/{cid}/start")
+    if status != 204:
+        raise RuntimeError(f"{engine.name} start failed: {status} {out!r}")
+    return cid
+
+
+def run_rm_once(engine):
+    """What `docker run --rm --network none busybox true` does: create, wait(removed), start, wait for the body."""
+    start = time.perf_counter()
+    body = json.dumps({"Image": "busybox", "Cmd": ["true"], "HostConfig": {"NetworkMode": "none", "AutoRemove": True}})
+    status, out = api(engine.sock, "POST", "/v1.41/containers/create", body=body,
+                      headers={"Content-Type": "application/json"})
+    cid = json.loads(out)["Id"]
+    conn = UnixHTTPConnection(engine.sock)
+    conn.request("POST", f"/v1.41/containers/{cid}/wait?condition=removed")
+    resp = conn.getresponse()
+    status, out = api(engine.sock, "POST", f"/v1.41/containers/{cid}/start")
+    if status != 204:
+        raise RuntimeError(f"{engine.name} start failed: {status} {out!r}")
+    resp.read()
+    conn.close()
+    return time.perf_counter() - start
+
+
+def exec_once(engine, cid):
+    start = time.perf_counter()
+    status, out = api(engine.sock, "POST", f"/v1.41/containers/{cid}/exec", body=json.dumps({"Cmd": ["true"]}),
+                      headers={"Content-Type": "application/json"})
+    eid = json.loads(out)["Id"]
+    conn = UnixHTTPConnection(engine.sock)
+    conn.request("POST", f"/v1.41/exec/{eid}/start", body=json.dumps({"Detach": False, "Tty": False}),
+                 headers={"Content-Type": "application/json", "Connection": "Upgrade", "Upgrade": "tcp"})
+    resp = conn.getresponse()
+    resp.read() if resp.status == 200 else None
+    try:
+        while conn.sock and conn.sock.recv(65536):
+            pass
+    except OSError:
+        pass
+    conn.close()
+    return time.perf_counter() - start
+
+
+def bench_containers(args):
+    results = {}
+    engines = []
+    try:
+        for name, argv in (("ctld", ctld_argv), ("dockerd", dockerd_argv)):
+            if name == "dockerd" and not shutil.which("dockerd"):
+                print("dockerd not installed (apt-get install docker.io): skipping the comparison")
+                continue
+            engine = Engine(name, argv)
+            engines.append(engine)
+            r = results[name] = {}
+            r["idle_rss_mib"] = engine.rss_kib() / 1024
+            import_busybox(engine)
+            run_rm_once(engine)  # warm-up
+            times = [run_rm_once(engine) for _ in range(args.runs)]
+            r["run"] = statistics.median(times)
+            sleeper = create_start(engine, ["sleep", "3600"])
+            exec_once(engine, sleeper)
+            r["exec"] = statistics.median([exec_once(engine, sleeper) for _ in range(args.runs)])
+            api(engine.sock, "DELETE", f"/v1.41/containers/{sleeper}?force=1")
+            start = time.perf_counter()
+            import concurrent.futures
+            with concurrent.futures.ThreadPoolExecutor(max_workers=args.concurrent) as pool:
+                ids = list(pool.map(lambda _: create_start(engine, ["sleep", "3600"]), range(args.concurrent)))
+            r["concurrent"] = time.perf_counter() - start
+            r["busy_rss_mib"] = engine.rss_kib() / 1024
+            start = time.perf_counter()
+            n = 0
+            while time.perf_counter() - start < 2:
+                api(engine.sock, "GET", "/v1.41/containers/json")
+                n += 1
+            r["ps_rps"] = n / (time.perf_counter() - start)
+            with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
+                list(pool.map(lambda cid: api(engine.sock, "DELETE", f"/v1.41/containers/{cid}?force=1"), ids))
+            print(f"{name:8s} run --rm true: {r['run']*1000:.1f} ms  exec: {r['exec']*1000:.1f} ms  "
+                  f"{args.concurrent} concurrent starts: {r['concurrent']*1000:.0f} ms  ps: {r['ps_rps']:.0f} req/s  "
+                  f"RSS idle {r['idle_rss_mib']:.1f} MiB, with {args.concurrent} containers {r['busy_rss_mib']:.1f} MiB")
+            engine.stop()
+            engines.remove(engine)
+        if "dockerd" in results:
+            c, dk = results["ctld"], results["dockerd"]
+            print(f"ratios (dockerd / ctld): run {dk['run']/c['run']:.1f}x  exec {dk['exec']/c['exec']:.1f}x  "
+                  f"concurrent {dk['concurrent']/c['concurrent']:.1f}x  ps {c['ps_rps']/dk['ps_rps']:.1f}x  "
+                  f"memory idle {dk['idle_rss_mib']/c['idle_rss_mib']:.1f}x  busy {dk['busy_rss_mib']/c['busy_rss_mib']:.1f}x")
+    finally:
+        for e in engines:
+            e.stop()
+
+
 def main():
     parser = argparse.ArgumentParser()
     sub = parser.add_subparsers(dest="what", required=True)
@@ -161,9 +274,14 @@ def main():
     p.add_argument("--runs", type=int, default=5)
     p.add_argument("--layers", type=int, default=5)
     p.add_argument("--layer-mb", type=int, default=20)
+    p = sub.add_parser("containers")
+    p.add_argument("--runs", type=int, default=10)
+    p.add_argument("--concurrent", type=int, default=50)
     args = parser.parse_args()
     if args.what == "pull":
         bench_pull(args)
+    elif args.what == "containers":
+        bench_containers(args)
 
 
 if __name__ == "__main__":

@@ -76,9 +76,11 @@ public:
     // Every layer id on disk, for orphan cleanup against the caller's records.
     virtual Result<std::vector<std::string>> list() = 0;
 
-    // Unmounts everything and removes temp leftovers (daemon shutdown). Mounts held by running
-    // containers live on in their own mount namespaces.
-    virtual Status cleanup() = 0;
+    // Daemon shutdown: unmounts everything except the layers in keep_mounted and removes temp
+    // leftovers. Running containers' layers stay mounted (live restore): a later mount() of such
+    // a layer adopts the existing mount instead of mounting the same upper dir twice, which
+    // would reset overlayfs's work dir under the running container.
+    virtual Status cleanup(const std::vector<std::string>& keep_mounted = {}) = 0;
 };
 
 // "overlay" / "overlay2" (kernel overlayfs, the default) or "vfs" (full copies), storing under

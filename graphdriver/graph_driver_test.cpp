@@ -318,11 +318,20 @@ TEST_CASE_TEMPLATE("mount is reference counted", T, VfsDriverT, OverlayDriverT) 
     CHECK_FALSE(is_mounted(p1));
     CHECK_FALSE(f->exists("c"));
 
-    // cleanup() unmounts everything (daemon shutdown).
+    // Shutdown with a running container: its layer stays mounted (live restore), the rest goes.
     REQUIRE(f->create("c2", "base", true));
     std::string p3 = f.mount("c2");
-    REQUIRE(f->cleanup());
+    REQUIRE(f->create("c3", "base", true));
+    std::string p4 = f.mount("c3");
+    REQUIRE(f->cleanup({"c3"}));
     CHECK_FALSE(is_mounted(p3));
+    if (std::string(T::name) == "overlay2") {
+        CHECK(is_mounted(p4));
+        CHECK(is_mounted(f.home()));
+    }
+    // A plain cleanup() unmounts everything.
+    REQUIRE(f->cleanup());
+    CHECK_FALSE(is_mounted(p4));
     CHECK_FALSE(is_mounted(f.home()));
 }
 

@@ -19,6 +19,12 @@ void drop_nulls(Json& value) {
     }
 }
 
+Result<Json> parse_json(std::string_view text) {
+    Json value = Json::parse(text, nullptr, /*allow_exceptions=*/false);
+    if (value.is_discarded()) return make_error(Errc::InvalidArgument, "invalid JSON");
+    return value;
+}
+
 Result<Json> parse_json_body(std::string_view text) {
     auto first = text.find_first_not_of(" \t\r\n");
     if (first == std::string_view::npos) return Json::object();

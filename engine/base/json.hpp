@@ -20,6 +20,8 @@ using Json = nlohmann::json;
 // Parses a request body. Empty or whitespace-only text is an empty object (clients POST
 // without a body). Removes null members of objects at every depth. Errors are InvalidArgument.
 Result<Json> parse_json_body(std::string_view text);
+// Our own stored JSON (records, state files) as written: nulls kept. InvalidArgument if malformed.
+Result<Json> parse_json(std::string_view text);
 
 // Recursively drops object members whose value is null (arrays keep their null elements).
 void drop_nulls(Json& value);

@@ -18,6 +18,9 @@
 #include "engine/daemon/system_service.hpp"
 #include "engine/daemon/version.hpp"
 #include "engine/events/event_bus.hpp"
+#include "api/routers/container_routes.hpp"
+#include "engine/container/container_service.hpp"
+#include "engine/container/runtime/runtime.hpp"
 #include "engine/image/content_store.hpp"
 #include "engine/image/image_service.hpp"
 #include "graphdriver/graph_driver.hpp"
@@ -68,6 +71,29 @@ Result<std::unique_ptr<graph::GraphDriver>> open_graph_driver(const daemon::Conf
     if (!driver) return with_context(std::move(driver).error(), "storage driver " + name);
     log::info("storage driver: {}", (*driver)->name());
     return driver;
+}
+
+// ctl-shim sits next to ctld (build dir, or /usr/local/bin when installed).
+std::string shim_path() {
+    char buf[4096];
+    ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+    std::string exe = n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string("/usr/local/bin/ctld");
+    return exe.substr(0, exe.rfind('/')) + "/ctl-shim";
+}
+
+// The runtimes that work here, preferred first; --default-runtime must be one of them.
+Result<std::vector<container::runtime::RuntimeInfo>> usable_runtimes(const daemon::Config& config) {
+    auto runtimes = container::runtime::probe_runtimes(config.exec_root + "/probe");
+    if (runtimes.empty()) log::warn("no working OCI runtime (crun or runc) found: containers will not start");
+    if (!config.default_runtime.empty()) {
+        bool found = false;
+        for (const auto& r : runtimes) found = found || r.name == config.default_runtime;
+        if (!found) {
+            return make_error(Errc::InvalidArgument,
+                              "--default-runtime " + config.default_runtime + " is not installed or does not work here");
+        }
+    }
+    return runtimes;
 }
 
 }  // namespace
@@ -122,10 +148,25 @@ int main(int argc, char** argv) {
     if (auto st = volumes.init(); !st) return fail(st.error().message);
     system.add_df_contributor([&volumes](Json& df) { volumes.contribute_df(df); });
 
+    auto runtimes = usable_runtimes(config);
+    if (!runtimes) return fail(runtimes.error().message);
+    container::ServiceOptions container_options;
+    container_options.data_root = config.data_root;
+    container_options.exec_root = config.exec_root;
+    container_options.shim_binary = shim_path();
+    container_options.runtimes = *runtimes;
+    container_options.default_runtime = config.default_runtime;
+    container::ContainerService containers(**store, **driver, images, volumes, bus, container_options);
+    if (auto st = containers.init(); !st) return fail(st.error().message);
+    images.containers_using = [&containers](const std::string& id) { return containers.containers_using_image(id); };
+    system.add_info_contributor([&containers](Json& info) { containers.contribute_info(info); });
+    system.add_df_contributor([&containers](Json& df) { containers.contribute_df(df); });
+
     api::Router router;
     api::register_system_routes(router, system);
     api::register_image_routes(router, images);
     api::register_volume_routes(router, volumes);
+    api::register_container_routes(router, containers);
 
     api::ServerOptions options;
     options.hosts = config.hosts;
@@ -143,7 +184,8 @@ int main(int argc, char** argv) {
               config.data_root);
     server.run();
     images.cancel_transfers();  // requests still running on the worker pool end promptly
-    (void)(*driver)->cleanup();
+    containers.shutdown();      // containers keep running under their shims (live restore)
+    (void)(*driver)->cleanup(containers.mounted_layers());
     log::info("ctld stopped");
     return 0;
 }

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <system_error>
 #include <thread>
@@ -355,14 +356,18 @@ Result<std::vector<std::string>> OverlayDriver::list() {
     return out;
 }
 
-Status OverlayDriver::cleanup() {
+Status OverlayDriver::cleanup(const std::vector<std::string>& keep_mounted) {
     std::lock_guard lock(mu_);
     Status result;
+    bool kept = false;
     if (auto fd = open_dir(home_)) {
         if (auto names = list_dir(fd->get())) {
             for (const auto& n : *names) {
                 std::string merged = layer_dir(n) + "/merged";
-                if (validate_id(n) && is_mountpoint(merged)) {
+                if (!validate_id(n) || !is_mountpoint(merged)) continue;
+                if (std::find(keep_mounted.begin(), keep_mounted.end(), n) != keep_mounted.end()) {
+                    kept = true;
+                } else {
                     if (auto st = detach(merged); !st && result) result = st;
                 }
             }
@@ -370,7 +375,8 @@ Status OverlayDriver::cleanup() {
     }
     mounts_.clear();
     sweep_temp_dirs(home_, std::vector<std::string>(temps_.begin(), temps_.end()));
-    if (home_bound_) {
+    // Detaching home would take the kept mounts with it; the next start adopts the bind as ours.
+    if (home_bound_ && !kept) {
         if (auto st = detach(home_); !st && result) result = st;
         home_bound_ = false;
     }

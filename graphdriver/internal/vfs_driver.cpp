@@ -244,7 +244,7 @@ Result<std::vector<std::string>> VfsDriver::list() {
     return out;
 }
 
-Status VfsDriver::cleanup() {
+Status VfsDriver::cleanup(const std::vector<std::string>& /*keep_mounted: vfs mounts nothing*/) {
     std::lock_guard lock(mu_);
     mounts_.clear();
     std::vector<std::string> keep(temps_.begin(), temps_.end());

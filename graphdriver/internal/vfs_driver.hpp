@@ -37,7 +37,7 @@ public:
     Result<int64_t> size(const std::string& id) override;
     Result<std::string> parent(const std::string& id) const override;
     Result<std::vector<std::string>> list() override;
-    Status cleanup() override;
+    Status cleanup(const std::vector<std::string>& keep_mounted = {}) override;
 
 private:
     explicit VfsDriver(std::string home) : home_(std::move(home)) {}

@@ -315,10 +315,25 @@ class Daemon:
         self.stop()
         self.start(timeout)
 
+    def remove_all_containers(self):
+        """Best effort, while the daemon still runs: containers outlive ctld (live restore), so
+        a test that failed half-way must not leave them running."""
+        if not self.running():
+            return
+        try:
+            status, _, body = self.api("GET", "/containers/json?all=1", timeout=30)
+            if status != 200:
+                return
+            for c in json.loads(body):
+                self.api("DELETE", f"/containers/{c['Id']}?force=1&v=1", timeout=60)
+        except (OSError, http.client.HTTPException, ValueError):
+            pass
+
     def cleanup(self):
         """Stops the daemon, sweeps what it left and removes its dirs. Returns the list of
         problems: unclean stop or crash, processes left running, mounts left under the roots,
         and whatever Daemon.leak_checks report. Everything found is removed first."""
+        self.remove_all_containers()
         self.stop()
         problems = list(self.problems)
         self.problems = []
