@@ -10,6 +10,8 @@ import pytest
 
 docker = pytest.importorskip("docker")
 
+from harness.containers import import_busybox  # noqa: E402
+
 
 def docker_binaries():
     found = []
@@ -169,3 +171,57 @@ def test_docker_cli_volume_commands(daemon, docker_cli, tmp_path):
     assert "Total reclaimed space" in out.stdout
     out = dk("volume", "ls", "-q")
     assert out.stdout.strip() == ""
+
+
+# --- containers with volumes ----------------------------------------------------------------------
+
+def test_docker_py_container_with_named_volume(daemon, client):
+    import_busybox(daemon)
+    out = client.containers.run("busybox", ["sh", "-c", "echo from-py > /v/f; cat /v/f"],
+                                volumes={"pydata": {"bind": "/v", "mode": "rw"}}, remove=True)
+    assert out == b"from-py\n"
+    # A second container, and a read-only mount of the same volume.
+    out = client.containers.run("busybox", ["cat", "/v/f"], volumes=["pydata:/v:ro"], remove=True)
+    assert out == b"from-py\n"
+    c = client.containers.run("busybox", ["sleep", "30"], detach=True, volumes={"pydata": {"bind": "/v", "mode": "ro"}})
+    try:
+        [m] = client.containers.get(c.id).attrs["Mounts"]
+        assert (m["Type"], m["Name"], m["Destination"], m["RW"]) == ("volume", "pydata", "/v", False)
+        with pytest.raises(docker.errors.APIError) as busy:
+            client.volumes.get("pydata").remove()
+        assert busy.value.status_code == 409
+    finally:
+        c.remove(force=True)
+    client.volumes.get("pydata").remove()
+    assert "pydata" not in [v.name for v in client.volumes.list()]
+
+
+def test_docker_cli_run_with_volume_and_bind(daemon, docker_cli, tmp_path):
+    import_busybox(daemon)
+    host_dir = tmp_path / "bind"
+    host_dir.mkdir()
+    (host_dir / "in").write_text("host\n")
+
+    def dk(*args, **kw):
+        return run_docker(docker_cli, "unix://" + daemon.socket, *args, tmp_path=tmp_path, **kw)
+
+    out = dk("run", "--rm", "-v", "clidata:/data", "-v", f"{host_dir}:/h", "busybox",
+             "sh", "-c", "cat /h/in; echo vol > /data/f; echo back > /h/out")
+    assert out.returncode == 0 and out.stdout == "host\n", out.stderr
+    assert (host_dir / "out").read_text() == "back\n"
+    out = dk("run", "--rm", "--mount", "type=volume,src=clidata,dst=/d,readonly", "busybox", "cat", "/d/f")
+    assert out.returncode == 0 and out.stdout == "vol\n", out.stderr
+    out = dk("run", "--rm", "--tmpfs", "/t:size=1m", "busybox", "sh", "-c",
+             "dd if=/dev/zero of=/t/x bs=1024 count=2048 2>/dev/null || echo full")
+    assert out.stdout.strip() == "full", (out.stdout, out.stderr)
+    out = dk("run", "--rm", "-v", "relative:/x:zz", "busybox", "true")
+    assert out.returncode == 125 and "invalid" in out.stderr.lower(), out.stderr
+    out = dk("run", "-d", "--name", "clivol-user", "-v", "clidata:/data", "-v", "/anon", "busybox", "sleep", "30")
+    assert out.returncode == 0, out.stderr
+    out = dk("volume", "rm", "clidata")
+    assert out.returncode != 0 and "in use" in out.stderr, out.stderr
+    out = dk("rm", "-f", "-v", "clivol-user")
+    assert out.returncode == 0, out.stderr
+    out = dk("volume", "ls", "-q")
+    assert out.stdout.split() == ["clidata"], out.stdout
+    assert dk("volume", "rm", "clidata").returncode == 0
