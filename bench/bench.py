@@ -70,18 +70,34 @@ class Engine:
         wait_ping(self.sock, self.proc)
 
     def rss_kib(self):
-        """RSS of the engine and its descendants (containerd, shims, monitors)."""
-        total = 0
+        """RSS of the engine, its descendants (containerd) and its per-container shims. Shims
+        daemonize (ctl-shim, containerd-shim-runc-v2), so they are found by their command line,
+        which names this engine's directory; the containers' own processes are not counted."""
+        seen = set()
         pids = [str(self.proc.pid)]
+        for pid in os.listdir("/proc"):
+            if pid.isdigit():
+                try:
+                    with open(f"/proc/{pid}/cmdline", "rb") as f:
+                        argv = f.read().split(b"\0")
+                except OSError:
+                    continue
+                if b"shim" in os.path.basename(argv[0]) and any(self.dir.encode() in a for a in argv):
+                    pids.append(pid)
+        total = 0
         while pids:
             pid = pids.pop()
+            if pid in seen:
+                continue
+            seen.add(pid)
             try:
                 with open(f"/proc/{pid}/status") as f:
                     for line in f:
                         if line.startswith("VmRSS:"):
                             total += int(line.split()[1])
                 with open(f"/proc/{pid}/task/{pid}/children") as f:
-                    pids.extend(f.read().split())
+                    if not os.path.basename(open(f"/proc/{pid}/cmdline", "rb").read().split(b"\0")[0]).count(b"shim"):
+                        pids.extend(f.read().split())
             except OSError:
                 pass
         return total

@@ -71,8 +71,15 @@ bool status_matches(const Container& c, const std::string& want) {
 }  // namespace
 
 ContainerService::ContainerService(store::Store& store, graph::GraphDriver& driver, image::ImageService& images,
-                                   volumes::VolumeService& volumes, events::EventBus& bus, ServiceOptions options)
-    : store_(store), driver_(driver), images_(images), volumes_(volumes), bus_(bus), options_(std::move(options)) {}
+                                   volumes::VolumeService& volumes, net::NetworkService& networks, events::EventBus& bus,
+                                   ServiceOptions options)
+    : store_(store),
+      driver_(driver),
+      images_(images),
+      volumes_(volumes),
+      networks_(networks),
+      bus_(bus),
+      options_(std::move(options)) {}
 
 Status ContainerService::plan_mounts(Container& c, const Json& host_config) {
     CTL_ASSIGN_OR_RETURN(auto requests, internal::parse_mounts(host_config, c.config));
@@ -159,6 +166,19 @@ Status ContainerService::plan_mounts(Container& c, const Json& host_config) {
 }
 
 ContainerService::~ContainerService() { shutdown(); }
+
+std::set<std::string> ContainerService::recorded_running() {
+    std::set<std::string> ids;
+    auto rows = store_.query("SELECT record FROM containers");
+    if (!rows) return ids;
+    for (const auto& row : *rows) {
+        auto parsed = parse_json(store::as_string(row[0]));
+        if (!parsed) continue;
+        auto c = Container::from_record(*parsed);
+        if (c && c->state.running) ids.insert(c->id);
+    }
+    return ids;
+}
 
 std::string ContainerService::container_dir(const std::string& id) const {
     return options_.data_root + "/containers/" + id;
@@ -253,6 +273,8 @@ Result<Json> ContainerService::create_container(const std::string& requested_nam
     if (restart != "no" && bool_or(host_config, "AutoRemove", false)) {
         return make_error(Errc::InvalidArgument, "can't create 'AutoRemove' container with restart policy");
     }
+    // Docker refuses an unknown network at create (404), not at start.
+    CTL_TRY(networks_.validate_mode(string_or(host_config, "NetworkMode", "default")));
 
     Container c;
     c.id = random_hex_id();
@@ -339,34 +361,10 @@ Json ContainerService::inspect_json(const Container& c, bool size) {
                   {"StartedAt", c.state.started_at},
                   {"FinishedAt", c.state.finished_at}};
     if (c.state.health.is_object()) state["Health"] = c.state.health;
-    Json ports = Json::object();
-    if (const Json* exposed = find_ci(c.config, "ExposedPorts"); exposed && exposed->is_object()) {
-        for (auto it = exposed->begin(); it != exposed->end(); ++it) ports[it.key()] = nullptr;
-    }
     std::string net_mode = string_or(c.host_config, "NetworkMode", "default");
-    Json networks = Json::object();
-    if (net_mode != "host" && net_mode != "none" && !starts_with(net_mode, "container:")) {
-        std::string net = net_mode == "default" ? "bridge" : net_mode;
-        Json ep = c.networking.contains(net) && c.networking[net].is_object() ? c.networking[net] : Json::object();
-        networks[net] = {{"IPAMConfig", ep.value("IPAMConfig", Json())},
-                         {"Links", ep.value("Links", Json())},
-                         {"Aliases", ep.value("Aliases", Json())},
-                         {"NetworkID", ""},
-                         {"EndpointID", ""},
-                         {"Gateway", ""},
-                         {"IPAddress", ""},
-                         {"IPPrefixLen", 0},
-                         {"IPv6Gateway", ""},
-                         {"GlobalIPv6Address", ""},
-                         {"GlobalIPv6PrefixLen", 0},
-                         {"MacAddress", ""},
-                         {"DriverOpts", ep.value("DriverOpts", Json())}};
-    } else if (net_mode == "host" || net_mode == "none") {
-        networks[net_mode] = {{"IPAMConfig", nullptr}, {"Links", nullptr}, {"Aliases", nullptr}, {"NetworkID", ""},
-                              {"EndpointID", ""}, {"Gateway", ""}, {"IPAddress", ""}, {"IPPrefixLen", 0},
-                              {"IPv6Gateway", ""}, {"GlobalIPv6Address", ""}, {"GlobalIPv6PrefixLen", 0},
-                              {"MacAddress", ""}, {"DriverOpts", nullptr}};
-    }
+    const Json* exposed = find_ci(c.config, "ExposedPorts");
+    Json network_settings = networks_.settings(c.id, net_mode, c.networking, exposed ? *exposed : Json());
+    if (net_mode == "host") network_settings["Ports"] = Json::object();
     Json out = {{"Id", c.id},
                 {"Created", c.created},
                 {"Path", c.path},
@@ -389,25 +387,7 @@ Json ContainerService::inspect_json(const Container& c, bool size) {
                 {"GraphDriver", {{"Name", c.driver}, {"Data", nullptr}}},
                 {"Mounts", c.mounts},
                 {"Config", c.config},
-                {"NetworkSettings",
-                 {{"Bridge", ""},
-                  {"SandboxID", ""},
-                  {"HairpinMode", false},
-                  {"LinkLocalIPv6Address", ""},
-                  {"LinkLocalIPv6PrefixLen", 0},
-                  {"Ports", net_mode == "host" ? Json::object() : ports},
-                  {"SandboxKey", ""},
-                  {"SecondaryIPAddresses", nullptr},
-                  {"SecondaryIPv6Addresses", nullptr},
-                  {"EndpointID", ""},
-                  {"Gateway", ""},
-                  {"GlobalIPv6Address", ""},
-                  {"GlobalIPv6PrefixLen", 0},
-                  {"IPAddress", ""},
-                  {"IPPrefixLen", 0},
-                  {"IPv6Gateway", ""},
-                  {"MacAddress", ""},
-                  {"Networks", networks}}}};
+                {"NetworkSettings", network_settings}};
     if (size) {
         auto rw = driver_.size(c.rw_layer);
         out["SizeRw"] = rw ? *rw : 0;
@@ -418,9 +398,26 @@ Json ContainerService::inspect_json(const Container& c, bool size) {
 }
 
 Json ContainerService::summary_json(const Container& c, bool size) {
-    Json ports = Json::array();
     std::string net_mode = string_or(c.host_config, "NetworkMode", "default");
     Json inspect = inspect_json(c, false);
+    // docker ps's port list: one entry per binding, and exposed ports without one.
+    Json ports = Json::array();
+    const Json& port_map = inspect["NetworkSettings"]["Ports"];
+    for (auto it = port_map.begin(); port_map.is_object() && it != port_map.end(); ++it) {
+        auto slash = it.key().find('/');
+        int private_port = std::atoi(it.key().substr(0, slash).c_str());
+        std::string type = slash == std::string::npos ? "tcp" : it.key().substr(slash + 1);
+        if (!it.value().is_array()) {
+            ports.push_back({{"PrivatePort", private_port}, {"Type", type}});
+            continue;
+        }
+        for (const auto& b : it.value()) {
+            ports.push_back({{"IP", string_or(b, "HostIp", "0.0.0.0")},
+                             {"PrivatePort", private_port},
+                             {"PublicPort", std::atoi(string_or(b, "HostPort", "0").c_str())},
+                             {"Type", type}});
+        }
+    }
     Json out = {{"Id", c.id},
                 {"Names", Json::array({c.name})},
                 {"Image", string_or(c.config, "Image", c.image_id)},

@@ -20,6 +20,7 @@
 #include "engine/image/image_service.hpp"
 #include "engine/store/store.hpp"
 #include "graphdriver/graph_driver.hpp"
+#include "netdriver/network_service.hpp"
 #include "volumes/volume_service.hpp"
 
 namespace ctl::container {
@@ -40,8 +41,12 @@ struct ServiceOptions {
 class ContainerService : public api::ContainerBackend {
 public:
     ContainerService(store::Store& store, graph::GraphDriver& driver, image::ImageService& images,
-                     volumes::VolumeService& volumes, events::EventBus& bus, ServiceOptions options);
+                     volumes::VolumeService& volumes, net::NetworkService& networks, events::EventBus& bus,
+                     ServiceOptions options);
     ~ContainerService() override;
+    // Containers the store records as running (before init(): the network service keeps their
+    // endpoints when it reconciles).
+    std::set<std::string> recorded_running();
 
     // Loads the records and reconciles them with what still runs (live restore): running
     // containers whose shim is alive are watched again, the others get their recorded exit.
@@ -114,6 +119,8 @@ private:
     };
 
     Result<std::shared_ptr<Entry>> find(const std::string& name_or_id);
+    // The network namespace of a running container, for NetworkMode container:<name>.
+    Result<std::string> container_netns(const std::string& name_or_id);
     Result<std::shared_ptr<Exec>> find_exec(const std::string& id);
     Status persist(const Container& c);
     void emit(const Container& c, const std::string& action, std::map<std::string, std::string> extra = {});
@@ -158,6 +165,7 @@ private:
     graph::GraphDriver& driver_;
     image::ImageService& images_;
     volumes::VolumeService& volumes_;
+    net::NetworkService& networks_;
     events::EventBus& bus_;
     ServiceOptions options_;
 

@@ -179,6 +179,17 @@ void ContainerService::shutdown() {
     epoll_fd_ = wake_fd_ = -1;
 }
 
+Result<std::string> ContainerService::container_netns(const std::string& name_or_id) {
+    CTL_ASSIGN_OR_RETURN(auto other, find(name_or_id));
+    std::lock_guard lock(other->mu);
+    if (!other->c.state.running) {
+        return make_error(Errc::Conflict, "cannot join network of a non running container: " + other->c.id);
+    }
+    std::string path = networks_.netns_path(other->c.id);
+    if (path.empty()) path = "/proc/" + std::to_string(other->c.state.pid) + "/ns/net";
+    return path;
+}
+
 std::vector<std::string> ContainerService::mounted_layers() {
     std::vector<std::shared_ptr<Entry>> entries;
     {
@@ -279,6 +290,7 @@ Status ContainerService::start_locked(Entry& e) {
     std::string sdir = state_dir(c.id);
     bool mounted = false;
     auto fail = [&](Error err) -> Status {
+        networks_.detach(c.id);
         if (mounted) (void)driver_.unmount(c.rw_layer);
         (void)rt->remove(c.id, true);
         (void)sys::remove_all(sdir);
@@ -299,7 +311,18 @@ Status ContainerService::start_locked(Entry& e) {
     if (!rootfs) return fail(with_context(rootfs.error(), "mounting the container's root file system"));
     mounted = true;
     std::string net_mode = string_or(c.host_config, "NetworkMode", "default");
+    const Json* exposed = find_ci(c.config, "ExposedPorts");
+    auto attached = networks_.attach(
+        c.id, c.name.substr(1), c.host_config, c.networking, exposed ? *exposed : Json(),
+        [this](const std::string& other) { return container_netns(other); });
+    if (!attached) return fail(attached.error());
     if (auto st = internal::write_etc_files(c, net_mode == "host"); !st) return fail(st.error());
+    if (!attached->primary_ip.empty()) {
+        // Docker's own line for the container: its address with its hostname.
+        auto hosts = sys::read_file(c.hosts_path).value_or("");
+        hosts += attached->primary_ip + "\t" + string_or(c.config, "Hostname", c.short_id()) + "\n";
+        if (auto st = sys::write_file_atomic(c.hosts_path, hosts); !st) return fail(st.error());
+    }
     if (auto st = sys::mkdir_all(sdir, 0700); !st) return fail(st.error());
 
     // Volumes get the image's content at their path on first use (Docker's copy-up).
@@ -346,7 +369,7 @@ Status ContainerService::start_locked(Entry& e) {
     in.hostname_path = c.hostname_path;
     in.hosts_path = c.hosts_path;
     in.resolv_conf_path = c.resolv_conf_path;
-    in.netns = net_mode == "host" ? "host" : "";
+    in.netns = attached->netns;
     in.ipc_ns = string_or(c.host_config, "IpcMode", "") == "host" ? "host" : "";
     in.pid_ns = string_or(c.host_config, "PidMode", "") == "host" ? "host" : "";
     in.cgroups_path = "/ctld/" + c.id;
@@ -474,6 +497,7 @@ void ContainerService::finish_exit(Entry& e, bool from_stop) {
 
 void ContainerService::cleanup_runtime_artifacts(Container& c) {
     if (auto rt = runtime_for(c)) (void)rt->remove(c.id, true);
+    networks_.detach(c.id);
     (void)driver_.unmount(c.rw_layer);
     (void)sys::remove_all(state_dir(c.id));
 }

@@ -21,7 +21,8 @@ Status apply_file(const std::string& path, Config& cfg, const CLI::App& app) {
     static const std::set<std::string> known = {"hosts",     "host",           "data-root",     "exec-root",
                                                 "log-level", "tlsverify",      "tlscacert",     "tlscert",
                                                 "tlskey",    "insecure-tcp",   "group",         "storage-driver",
-                                                "default-runtime", "insecure-registries", "insecure-registry"};
+                                                "default-runtime", "insecure-registries", "insecure-registry",
+                                                "bridge", "bip"};
     for (auto it = doc.begin(); it != doc.end(); ++it) {
         if (!known.count(it.key())) {
             return make_error(Errc::InvalidArgument, "config file " + path + ": unknown key \"" + it.key() + "\"");
@@ -62,6 +63,8 @@ Status apply_file(const std::string& path, Config& cfg, const CLI::App& app) {
     CTL_TRY(str("default-runtime", "--default-runtime", cfg.default_runtime));
     CTL_TRY(list("insecure-registries", "--insecure-registry", cfg.insecure_registries));
     CTL_TRY(list("insecure-registry", "--insecure-registry", cfg.insecure_registries));
+    CTL_TRY(str("bridge", "--bridge", cfg.bridge));
+    CTL_TRY(str("bip", "--bip", cfg.bip));
     return ok();
 }
 
@@ -86,6 +89,8 @@ Result<Config> parse_args(int argc, char** argv) {
     app.add_option("-s,--storage-driver", cfg.storage_driver, "overlay or vfs");
     app.add_option("--default-runtime", cfg.default_runtime, "crun or runc (probed when not given)");
     app.add_option("--insecure-registry", cfg.insecure_registries, "Registries reachable over plain HTTP");
+    app.add_option("-b,--bridge", cfg.bridge, "Linux bridge of the default network")->capture_default_str();
+    app.add_option("--bip", cfg.bip, "Default network's gateway address and prefix (e.g. 10.20.0.1/24)");
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp&) {

@@ -21,6 +21,8 @@ struct Config {
     std::string storage_driver;   // overlay (default when supported) or vfs
     std::string default_runtime;  // crun or runc; probed when empty
     std::vector<std::string> insecure_registries;
+    std::string bridge = "ctl0";  // the default network's Linux bridge
+    std::string bip;              // its gateway address and prefix, e.g. 10.20.0.1/24 ("" = pick)
 };
 
 // Parses argv. Returns NotModified with the text to print for --help / --version.

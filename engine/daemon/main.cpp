@@ -10,6 +10,7 @@
 #include "api/routers/image_routes.hpp"
 #include "api/routers/system_routes.hpp"
 #include "api/routers/volume_routes.hpp"
+#include "api/routers/network_routes.hpp"
 #include "api/server.hpp"
 #include "engine/base/log.hpp"
 #include "engine/base/sys.hpp"
@@ -26,6 +27,8 @@
 #include "graphdriver/graph_driver.hpp"
 #include "registry/client.hpp"
 #include "volumes/volume_service.hpp"
+#include "netdriver/network_service.hpp"
+#include "engine/base/digest.hpp"
 #include "engine/store/store.hpp"
 
 using namespace ctl;
@@ -156,7 +159,15 @@ int main(int argc, char** argv) {
     container_options.shim_binary = shim_path();
     container_options.runtimes = *runtimes;
     container_options.default_runtime = config.default_runtime;
-    container::ContainerService containers(**store, **driver, images, volumes, bus, container_options);
+    net::NetworkOptions network_options;
+    network_options.exec_root = config.exec_root;
+    network_options.bridge_name = config.bridge;
+    network_options.bip = config.bip;
+    // One nftables table per data root, so several engines (tests) never touch each other's rules.
+    network_options.table = "ctld_" + sha256_hex(config.data_root).substr(0, 8);
+    net::NetworkService networks(**store, bus, network_options);
+    container::ContainerService containers(**store, **driver, images, volumes, networks, bus, container_options);
+    if (auto st = networks.init(containers.recorded_running()); !st) return fail("networking: " + st.error().message);
     if (auto st = containers.init(); !st) return fail(st.error().message);
     images.containers_using = [&containers](const std::string& id) { return containers.containers_using_image(id); };
     system.add_info_contributor([&containers](Json& info) { containers.contribute_info(info); });
@@ -167,6 +178,7 @@ int main(int argc, char** argv) {
     api::register_image_routes(router, images);
     api::register_volume_routes(router, volumes);
     api::register_container_routes(router, containers);
+    api::register_network_routes(router, networks);
 
     api::ServerOptions options;
     options.hosts = config.hosts;

@@ -94,6 +94,29 @@ const std::vector<Migration>& migrations() {
             ) STRICT;
             CREATE INDEX containers_image ON containers(image_id);
         )sql"},
+        // Networks (netdriver/network_service.cpp): the record as JSON. endpoints: a running
+        // container's address on a network (UNIQUE: never handed out twice); sandboxes: its
+        // network namespace and published ports.
+        {6, R"sql(
+            CREATE TABLE networks (
+                id     TEXT PRIMARY KEY,
+                name   TEXT NOT NULL UNIQUE,
+                record TEXT NOT NULL
+            ) STRICT;
+            CREATE TABLE sandboxes (
+                container_id TEXT PRIMARY KEY,
+                netns        TEXT NOT NULL,
+                ports        TEXT NOT NULL DEFAULT '[]'
+            ) STRICT;
+            CREATE TABLE endpoints (
+                network_id   TEXT NOT NULL REFERENCES networks(id),
+                container_id TEXT NOT NULL REFERENCES sandboxes(container_id),
+                address      INTEGER NOT NULL,
+                record       TEXT NOT NULL,
+                PRIMARY KEY (network_id, container_id),
+                UNIQUE (network_id, address)
+            ) STRICT;
+        )sql"},
     };
     return kMigrations;
 }

@@ -10,9 +10,11 @@ waits for /_ping, and on teardown stops it and checks that nothing it made is le
 Tests normally get one through the fixtures in tests/conftest.py (`daemon`, `shared_daemon`,
 `daemon_factory`), which fail the test when cleanup() reports a problem.
 """
+import hashlib
 import http.client
 import json
 import os
+import shlex
 import shutil
 import signal
 import socket
@@ -154,6 +156,10 @@ class Daemon:
         self.data_root = os.path.join(self.dir, "data")
         self.exec_root = os.path.join(self.dir, "exec")
         self.log_path = os.path.join(self.dir, "ctld.log")
+        # Each daemon gets its own default bridge (names are at most 15 bytes) and, derived
+        # from its data root by ctld, its own nftables table.
+        self.bridge = "ctlt" + os.urandom(4).hex()
+        self.nft_table = "ctld_" + hashlib.sha256(self.data_root.encode()).hexdigest()[:8]
         self.extra_args = list(extra_args)
         self.args = args
         self.env = env
@@ -173,7 +179,7 @@ class Daemon:
         if self.args is not None:
             return [CTLD] + list(self.args)
         return [CTLD, "--host", self.host, "--data-root", self.data_root, "--exec-root", self.exec_root,
-                "--log-level", "debug"] + self.extra_args
+                "--log-level", "debug", "--bridge", self.bridge] + self.extra_args
 
     def start(self, timeout=START_TIMEOUT):
         if self.log is None or self.log.closed:
@@ -315,6 +321,58 @@ class Daemon:
         self.stop()
         self.start(timeout)
 
+    def network_leftovers(self):
+        """What of this daemon's networking exists on the host: (links, has nft table, iptables
+        rules). The default bridge is expected while the daemon exists; veths are not."""
+        links = []
+        out = subprocess.run(["ip", "-o", "link", "show"], capture_output=True, text=True).stdout
+        bridges = self.user_bridges() | {self.bridge}
+        for line in out.splitlines():
+            name = line.split(":")[1].strip().split("@")[0]
+            if name in bridges:
+                links.append(name)
+            elif name.startswith("veth") and any(f"master {b} " in line for b in bridges):
+                links.append(name)
+        table = subprocess.run(["nft", "list", "table", "ip", self.nft_table],
+                               capture_output=True).returncode == 0
+        rules = [l for l in subprocess.run(["iptables", "-w", "-S", "FORWARD"], capture_output=True,
+                                           text=True).stdout.splitlines() if f"ctld {self.nft_table}" in l]
+        return links, table, rules
+
+    def user_bridges(self):
+        """Bridges of user-defined networks recorded in the store (br-<id>)."""
+        db = os.path.join(self.data_root, "ctld.db")
+        if not os.path.exists(db):
+            return set()
+        try:
+            import sqlite3
+            con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
+            rows = con.execute("SELECT record FROM networks").fetchall()
+            con.close()
+        except Exception:  # noqa: BLE001 - no networks table yet
+            return set()
+        return {json.loads(r[0]).get("Bridge") for r in rows if json.loads(r[0]).get("Bridge")}
+
+    def _sweep_network(self):
+        """After the stop: veths left behind are a problem; bridges, the table and forward rules
+        are removed (they outlive ctld by design, like docker0)."""
+        problems = []
+        try:
+            links, table, rules = self.network_leftovers()
+        except FileNotFoundError:
+            return problems
+        veths = [l for l in links if l.startswith("veth")]
+        if veths:
+            problems.append(f"veths left behind: {veths}")
+        for link in links:
+            subprocess.run(["ip", "link", "del", link], stderr=subprocess.DEVNULL)
+        if table:
+            subprocess.run(["nft", "delete", "table", "ip", self.nft_table])
+        for rule in rules:
+            subprocess.run(["iptables", "-w"] + shlex.split(rule.replace("-A FORWARD", "-D FORWARD", 1)),
+                           stderr=subprocess.DEVNULL)
+        return problems
+
     def remove_all_containers(self):
         """Best effort, while the daemon still runs: containers outlive ctld (live restore), so
         a test that failed half-way must not leave them running."""
@@ -352,6 +410,7 @@ class Daemon:
 
         for check in self.leak_checks:
             problems.extend(check(self))
+        problems.extend(self._sweep_network())
 
         leaked = mounts_under(self.data_root, self.exec_root, self.dir)
         if leaked:

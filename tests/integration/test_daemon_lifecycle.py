@@ -204,7 +204,8 @@ def test_config_file_sets_hosts_and_roots(daemon_factory):
     d = daemon_factory(start=False)
     cfg = os.path.join(d.dir, "ctld.json")
     with open(cfg, "w") as f:
-        json.dump({"hosts": [d.host], "data-root": d.data_root, "exec-root": d.exec_root, "log-level": "debug"}, f)
+        json.dump({"hosts": [d.host], "data-root": d.data_root, "exec-root": d.exec_root, "log-level": "debug",
+                   "bridge": d.bridge}, f)
     d.args = ["--config", cfg]
     d.start()
     _, info = d.json("GET", "/info", expect=200)

@@ -1,0 +1,113 @@
+// Networks and container endpoints: Docker's `bridge` driver (the default network on its own
+// bridge, and user-defined networks each on a `br-<id>` bridge), `host`, `none` and
+// `container:<id>`. Records and address allocations live in the store; links, addresses and
+// routes are made over rtnetlink (netlink.hpp); NAT, published ports and isolation are one
+// nftables table (firewall.hpp) rebuilt from the store on every change.
+//
+// A container's endpoints exist while it runs: attach() at start makes its network namespace,
+// veths, addresses and port rules; detach() at exit undoes all of it.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "api/routers/network_routes.hpp"
+#include "engine/base/sys.hpp"
+#include "engine/events/event_bus.hpp"
+#include "engine/store/store.hpp"
+#include "netdriver/firewall.hpp"
+#include "netdriver/ipam.hpp"
+
+namespace ctl::net {
+
+struct NetworkOptions {
+    std::string exec_root;              // network namespaces live in <exec_root>/netns
+    std::string bridge_name = "ctl0";   // the default network's bridge (--bridge)
+    std::string bip;                    // the default network's gateway/prefix (--bip), "" = pick
+    std::string table;                  // this instance's nftables table
+};
+
+// What a started container's networking looks like.
+struct Attachment {
+    // The runtime's network namespace: "" = a new empty one (none), "host", or a path to join.
+    std::string netns;
+    std::string primary_ip;  // the first network's address ("" when none)
+    std::string gateway;
+};
+
+class NetworkService : public api::NetworkBackend {
+public:
+    NetworkService(store::Store& store, events::EventBus& bus, NetworkOptions options);
+    ~NetworkService() override;
+
+    // Creates the predefined networks, then reconciles bridges and rules with the store:
+    // endpoints of containers in `running` are kept (ports reserved again), others released.
+    Status init(const std::set<std::string>& running);
+
+    // At container start. `host_config` gives NetworkMode, PortBindings, PublishAllPorts;
+    // `endpoints_config` is NetworkingConfig.EndpointsConfig; `exposed` is Config.ExposedPorts.
+    // `resolve_container` maps container:<name> to its id. All or nothing.
+    Result<Attachment> attach(const std::string& container_id, const std::string& container_name, const Json& host_config,
+                              const Json& endpoints_config, const Json& exposed,
+                              const std::function<Result<std::string>(const std::string&)>& container_netns);
+    // At container exit or failed start. Idempotent.
+    void detach(const std::string& container_id);
+    // inspect's NetworkSettings fields: {"Networks": {...}, "Ports": {...}, "SandboxKey", ...}.
+    Json settings(const std::string& container_id, const std::string& network_mode, const Json& endpoints_config,
+                  const Json& exposed);
+    // The network namespace a running container's endpoints live in ("" when it has none).
+    std::string netns_path(const std::string& container_id) const;
+    // Networks (names) a container would join, to validate at create: NotFound for unknown ones.
+    Status validate_mode(const std::string& network_mode);
+
+    // api::NetworkBackend
+    Result<Json> create_network(const Json& body) override;
+    Result<Json> list_networks(const Filters& filters) override;
+    Result<Json> inspect_network(const std::string& name) override;
+    Status remove_network(const std::string& name) override;
+    Result<Json> prune_networks(const Filters& filters) override;
+    Status connect_container(const std::string& network, const Json& body) override;
+    Status disconnect_container(const std::string& network, const Json& body) override;
+
+    // Everything this instance added to the host: bridges of user networks, rules (for tests
+    // and `ctld --cleanup`-like use). The default bridge stays, like docker0.
+    struct Network;
+
+private:
+    Result<Network> find_locked(const std::string& name_or_id);
+    std::vector<Network> all_locked();
+    Status ensure_bridge(const Network& n);
+    Status refresh_firewall_locked();
+    Status save_network_locked(const Network& n);
+    void emit(const std::string& action, const Network& n, std::map<std::string, std::string> attrs = {});
+    Result<std::vector<PublishedPort>> publish_ports(const std::string& container_id, const Json& host_config,
+                                                     const Json& exposed, uint32_t container_ip,
+                                                     std::vector<sys::UniqueFd>& holders);
+    void release_locked(const std::string& container_id);
+
+    store::Store& store_;
+    events::EventBus& bus_;
+    NetworkOptions options_;
+    Firewall firewall_;
+    mutable std::mutex mu_;
+    std::map<std::string, std::vector<sys::UniqueFd>> port_holders_;  // container id -> bound sockets
+};
+
+struct NetworkService::Network {
+    std::string id, name, driver;  // driver: bridge | host | null
+    int64_t created = 0;
+    Subnet subnet;
+    uint32_t gateway = 0;
+    std::string bridge;
+    bool internal = false, attachable = false;
+    std::map<std::string, std::string> labels, options;
+
+    Json to_record() const;
+    static Network from_record(const Json& j);
+};
+
+}  // namespace ctl::net
