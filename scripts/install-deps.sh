@@ -8,6 +8,7 @@ BUILD_PKGS=(
   libboost1.81-dev            # Beast/Asio with channels, as_tuple, message_generator (1.74 lacks them)
   nlohmann-json3-dev libarchive-dev libcurl4-openssl-dev libsqlite3-dev
   libyaml-cpp-dev libssl-dev doctest-dev libcli11-dev libspdlog-dev libfmt-dev
+  libmnl-dev libnftables-dev  # rtnetlink and nftables for bridge networks
 )
 RUNTIME_PKGS=(
   crun runc tini              # OCI runtimes; tini-static is --init
