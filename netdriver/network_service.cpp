@@ -1,6 +1,7 @@
 #include "netdriver/network_service.hpp"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -114,7 +115,34 @@ NetworkService::Network NetworkService::Network::from_record(const Json& j) {
 }
 
 NetworkService::NetworkService(store::Store& store, events::EventBus& bus, NetworkOptions options)
-    : store_(store), bus_(bus), options_(std::move(options)), firewall_(options_.table) {}
+    : store_(store), bus_(bus), options_(std::move(options)), firewall_(options_.table) {
+    dns_ = std::make_unique<DnsServer>([this](const std::string& id, const std::string& name) { return resolve(id, name); },
+                                       options_.dns.empty() ? resolvers_from(sys::read_file("/etc/resolv.conf").value_or(""))
+                                                            : options_.dns);
+}
+
+std::vector<uint32_t> NetworkService::resolve(const std::string& container_id, const std::string& name) {
+    std::lock_guard lock(mu_);
+    std::vector<uint32_t> out;
+    auto mine = store_.query("SELECT network_id FROM endpoints WHERE container_id = ?", {container_id});
+    if (!mine) return out;
+    for (const auto& row : *mine) {
+        auto n = find_locked(as_string(row[0]));
+        if (!n || n->name == "bridge") continue;  // the default bridge has no name resolution
+        auto members = store_.query("SELECT container_id, address, record FROM endpoints WHERE network_id = ?", {n->id});
+        if (!members) continue;
+        for (const auto& m : *members) {
+            std::string id = as_string(m[0]);
+            auto rec = parse_json(as_string(m[2])).value_or(Json::object());
+            bool match = to_lower(string_or(rec, "Name")) == name || id.substr(0, 12) == name;
+            if (const Json* aliases = find_ci(rec, "Aliases"); aliases && aliases->is_array()) {
+                for (const auto& a : *aliases) match = match || (a.is_string() && to_lower(a.get<std::string>()) == name);
+            }
+            if (match) out.push_back(static_cast<uint32_t>(as_int(m[1])));
+        }
+    }
+    return out;
+}
 
 NetworkService::~NetworkService() = default;
 
@@ -247,6 +275,13 @@ Status NetworkService::init(const std::set<std::string>& running) {
             release_locked(id);
             continue;
         }
+        auto user_nets = store_.query("SELECT n.name FROM endpoints e JOIN networks n ON n.id = e.network_id "
+                                      "WHERE e.container_id = ? AND n.name != 'bridge'", {id});
+        if (user_nets && !user_nets->empty()) {
+            if (auto fd = open_netns(as_string(row[1]))) {
+                if (auto st = dns_->add(id, fd->get()); !st) log::warn("container {}: embedded DNS: {}", id.substr(0, 12), st.error().message);
+            }
+        }
         auto list = parse_json(as_string(row[2]));
         if (!list || !list->is_array()) continue;
         auto& holders = port_holders_[id];
@@ -350,6 +385,88 @@ Result<std::vector<PublishedPort>> NetworkService::publish_ports(const std::stri
     return out;
 }
 
+// The address for an endpoint: a requested one (IPAMConfig.IPv4Address, user networks only) or
+// the lowest free one.
+Result<uint32_t> NetworkService::pick_address_locked(const Network& n, const Json* ep) {
+    std::string wanted_ip;
+    if (ep && ep->is_object()) {
+        if (const Json* ipam = find_ci(*ep, "IPAMConfig"); ipam && ipam->is_object()) wanted_ip = string_or(*ipam, "IPv4Address");
+    }
+    auto rows = store_.query("SELECT address FROM endpoints WHERE network_id = ?", {n.id});
+    if (!rows) return rows.error();
+    std::set<uint32_t> taken = {n.gateway};
+    for (const auto& row : *rows) taken.insert(static_cast<uint32_t>(as_int(row[0])));
+    if (wanted_ip.empty()) return allocate_address(n.subnet, taken);
+    if (n.name == "bridge") {
+        return make_error(Errc::InvalidArgument, "user specified IP address is supported on user defined networks only");
+    }
+    CTL_ASSIGN_OR_RETURN(uint32_t address, parse_ip(wanted_ip));
+    if (!n.subnet.contains(address) || address == n.subnet.network || address == n.subnet.broadcast()) {
+        return make_error(Errc::InvalidArgument, "Address " + wanted_ip + " is not in subnet " + n.subnet.str());
+    }
+    if (taken.count(address)) return make_error(Errc::Conflict, "Address already in use: " + wanted_ip);
+    return address;
+}
+
+Status NetworkService::join_locked(const std::string& container_id, const std::string& container_name, const Network& n,
+                                   const Json* ep, int netns_fd, bool primary) {
+    CTL_ASSIGN_OR_RETURN(uint32_t address, pick_address_locked(n, ep));
+    // The interface inside: eth0 for the first network, then eth1, eth2... as Docker names them.
+    auto count = store_.query("SELECT COUNT(*) FROM endpoints WHERE container_id = ?", {container_id});
+    if (!count) return count.error();
+    const std::string ifname = "eth" + std::to_string(as_int((*count)[0][0]));
+    const std::string veth = "veth" + random_hex(7);
+    Json aliases = Json::array();
+    if (ep && ep->is_object()) {
+        if (const Json* al = find_ci(*ep, "Aliases"); al && al->is_array()) aliases = *al;
+    }
+    const std::string mac = mac_for_address(address);
+    Json record = {{"EndpointID", random_hex(64)}, {"MacAddress", mac}, {"Aliases", aliases}, {"Veth", veth},
+                   {"Name", container_name}, {"Interface", ifname}};
+    auto st = store_.execute("INSERT INTO endpoints (network_id, container_id, address, record) VALUES (?, ?, ?, ?)",
+                             {n.id, container_id, static_cast<int64_t>(address), record.dump()});
+    if (!st) {
+        return st.error().code == Errc::AlreadyExists
+                   ? make_error(Errc::Forbidden, "endpoint with name " + container_name + " already exists in network " + n.name)
+                   : st.error();
+    }
+    bool made_veth = false;
+    auto undo = [&](Error err) -> Status {
+        if (made_veth) {
+            if (auto nl = Netlink::open()) (void)nl->delete_link(veth);
+        }
+        (void)store_.execute("DELETE FROM endpoints WHERE network_id = ? AND container_id = ?", {n.id, container_id});
+        return err;
+    };
+    auto host_nl = Netlink::open();
+    if (!host_nl) return undo(host_nl.error());
+    if (auto s = host_nl->create_veth(veth, ifname, netns_fd, mac); !s) return undo(s.error());
+    made_veth = true;
+    auto wire = [&]() -> Status {
+        CTL_ASSIGN_OR_RETURN(int veth_index, host_nl->link_index(veth));
+        CTL_ASSIGN_OR_RETURN(int bridge_index, host_nl->link_index(n.bridge));
+        CTL_TRY(host_nl->set_master(veth_index, bridge_index));
+        CTL_TRY(host_nl->set_up(veth_index));
+        CTL_ASSIGN_OR_RETURN(auto inside, Netlink::open_in(netns_fd));
+        CTL_ASSIGN_OR_RETURN(int lo, inside.link_index("lo"));
+        CTL_TRY(inside.set_up(lo));
+        CTL_ASSIGN_OR_RETURN(int eth, inside.link_index(ifname));
+        CTL_TRY(inside.add_address(eth, address, n.subnet.prefix));
+        CTL_TRY(inside.set_up(eth));
+        if (primary && !n.internal) CTL_TRY(inside.add_default_route(n.gateway));
+        return ok();
+    };
+    if (auto s = wire(); !s) return undo(with_context(s.error(), "connecting to network " + n.name));
+    if (n.name != "bridge") {
+        // Idempotent per container: a second user network reuses the same socket.
+        if (!dns_->has(container_id)) {
+            if (auto s = dns_->add(container_id, netns_fd); !s) return undo(with_context(s.error(), "embedded DNS"));
+        }
+    }
+    emit("connect", n, {{"container", container_id}});
+    return ok();
+}
+
 Result<Attachment> NetworkService::attach(const std::string& container_id, const std::string& container_name,
                                           const Json& host_config, const Json& endpoints_config, const Json& exposed,
                                           const std::function<Result<std::string>(const std::string&)>& container_netns) {
@@ -364,58 +481,46 @@ Result<Attachment> NetworkService::attach(const std::string& container_id, const
         CTL_ASSIGN_OR_RETURN(a.netns, container_netns(mode.substr(10)));
         return a;
     }
-    std::string net_name = mode == "default" ? "bridge" : mode;
-
     std::lock_guard lock(mu_);
     release_locked(container_id);  // leftovers of an earlier run
-    CTL_ASSIGN_OR_RETURN(auto n, find_locked(net_name));
-    if (n.driver != "bridge") return make_error(Errc::InvalidArgument, "network " + net_name + " cannot be joined");
+
+    // The mode's network first (eth0, default route), then the others the container was
+    // connected to while stopped (NetworkingConfig.EndpointsConfig).
+    std::vector<Network> join;
+    CTL_ASSIGN_OR_RETURN(auto primary, find_locked(mode == "default" ? "bridge" : mode));
+    join.push_back(primary);
+    if (endpoints_config.is_object()) {
+        for (auto it = endpoints_config.begin(); it != endpoints_config.end(); ++it) {
+            auto n = find_locked(it.key());
+            if (!n) return n.error();
+            if (n->id != primary.id) join.push_back(*n);
+        }
+    }
+    for (const auto& n : join) {
+        if (n.driver != "bridge") return make_error(Errc::InvalidArgument, "network " + n.name + " cannot be joined");
+    }
 
     const std::string netns = options_.exec_root + "/netns/" + container_id;
-    const std::string veth = "veth" + random_hex(7);
-    bool made_netns = false, made_veth = false, stored = false;
     std::vector<sys::UniqueFd> holders;
+    CTL_TRY(store_.execute("INSERT INTO sandboxes (container_id, netns, ports) VALUES (?, ?, '[]')", {container_id, netns}));
     auto undo = [&](Error err) -> Error {
-        if (made_veth) {
-            if (auto nl = Netlink::open()) (void)nl->delete_link(veth);
-        }
-        if (made_netns) (void)remove_netns(netns);
-        if (stored) {
-            (void)store_.transact([&]() -> Status {
-                CTL_TRY(store_.execute("DELETE FROM endpoints WHERE container_id = ?", {container_id}));
-                return store_.execute("DELETE FROM sandboxes WHERE container_id = ?", {container_id});
-            });
-            (void)refresh_firewall_locked();
-        }
+        release_locked(container_id);
         return err;
     };
-
-    // The address: a requested one (IPAMConfig.IPv4Address, user networks only) or the lowest free.
-    const Json* ep = endpoints_config.is_object() ? find_ci(endpoints_config, n.name) : nullptr;
-    std::string wanted_ip;
-    if (ep && ep->is_object()) {
-        if (const Json* ipam = find_ci(*ep, "IPAMConfig"); ipam && ipam->is_object()) wanted_ip = string_or(*ipam, "IPv4Address");
+    if (auto s = create_netns(netns); !s) return undo(s.error());
+    auto ns_fd = open_netns(netns);
+    if (!ns_fd) return undo(ns_fd.error());
+    for (size_t i = 0; i < join.size(); ++i) {
+        const Json* ep = endpoints_config.is_object() ? find_ci(endpoints_config, join[i].name) : nullptr;
+        if (auto s = join_locked(container_id, container_name, join[i], ep, ns_fd->get(), i == 0); !s) return undo(s.error());
     }
-    auto rows = store_.query("SELECT address FROM endpoints WHERE network_id = ?", {n.id});
-    if (!rows) return rows.error();
-    std::set<uint32_t> taken = {n.gateway};
-    for (const auto& row : *rows) taken.insert(static_cast<uint32_t>(as_int(row[0])));
-    uint32_t address = 0;
-    if (!wanted_ip.empty()) {
-        if (n.name == "bridge") {
-            return make_error(Errc::InvalidArgument, "user specified IP address is supported on user defined networks only");
-        }
-        CTL_ASSIGN_OR_RETURN(address, parse_ip(wanted_ip));
-        if (!n.subnet.contains(address) || address == n.subnet.network || address == n.subnet.broadcast()) {
-            return make_error(Errc::InvalidArgument, "Address " + wanted_ip + " is not in subnet " + n.subnet.str());
-        }
-        if (taken.count(address)) return make_error(Errc::Conflict, "Address already in use: " + wanted_ip);
-    } else {
-        CTL_ASSIGN_OR_RETURN(address, allocate_address(n.subnet, taken));
-    }
+    auto primary_address = store_.query("SELECT address FROM endpoints WHERE network_id = ? AND container_id = ?",
+                                        {primary.id, container_id});
+    if (!primary_address || primary_address->empty()) return undo(make_error(Errc::Internal, "endpoint vanished"));
+    const uint32_t address = static_cast<uint32_t>(as_int((*primary_address)[0][0]));
 
     auto ports = publish_ports(container_id, host_config, exposed, address, holders);
-    if (!ports) return ports.error();
+    if (!ports) return undo(ports.error());
     Json port_records = Json::array();
     for (const auto& p : *ports) {
         port_records.push_back({{"Proto", p.protocol},
@@ -425,51 +530,15 @@ Result<Attachment> NetworkService::attach(const std::string& container_id, const
                                 {"ContainerIPNum", p.container_ip},
                                 {"ContainerPort", p.container_port}});
     }
-    Json aliases = Json::array();
-    if (ep && ep->is_object()) {
-        if (const Json* al = find_ci(*ep, "Aliases"); al && al->is_array()) aliases = *al;
+    if (auto s = store_.execute("UPDATE sandboxes SET ports = ? WHERE container_id = ?", {port_records.dump(), container_id}); !s) {
+        return undo(s.error());
     }
-    const std::string mac = mac_for_address(address);
-    Json record = {{"EndpointID", random_hex(64)}, {"MacAddress", mac}, {"Aliases", aliases}, {"Veth", veth},
-                   {"Name", container_name}};
-    auto st = store_.transact([&]() -> Status {
-        CTL_TRY(store_.execute("INSERT INTO sandboxes (container_id, netns, ports) VALUES (?, ?, ?)",
-                               {container_id, netns, port_records.dump()}));
-        return store_.execute("INSERT INTO endpoints (network_id, container_id, address, record) VALUES (?, ?, ?, ?)",
-                              {n.id, container_id, static_cast<int64_t>(address), record.dump()});
-    });
-    if (!st) return st.error().code == Errc::AlreadyExists ? undo(make_error(Errc::Conflict, "address " + ip_to_string(address) + " is taken")) : undo(st.error());
-    stored = true;
-
-    if (auto s = create_netns(netns); !s) return undo(s.error());
-    made_netns = true;
-    auto ns_fd = open_netns(netns);
-    if (!ns_fd) return undo(ns_fd.error());
-    auto host_nl = Netlink::open();
-    if (!host_nl) return undo(host_nl.error());
-    if (auto s = host_nl->create_veth(veth, "eth0", ns_fd->get(), mac); !s) return undo(s.error());
-    made_veth = true;
-    auto wire = [&]() -> Status {
-        CTL_ASSIGN_OR_RETURN(int veth_index, host_nl->link_index(veth));
-        CTL_ASSIGN_OR_RETURN(int bridge_index, host_nl->link_index(n.bridge));
-        CTL_TRY(host_nl->set_master(veth_index, bridge_index));
-        CTL_TRY(host_nl->set_up(veth_index));
-        CTL_ASSIGN_OR_RETURN(auto inside, Netlink::open_in(ns_fd->get()));
-        CTL_ASSIGN_OR_RETURN(int lo, inside.link_index("lo"));
-        CTL_TRY(inside.set_up(lo));
-        CTL_ASSIGN_OR_RETURN(int eth0, inside.link_index("eth0"));
-        CTL_TRY(inside.add_address(eth0, address, n.subnet.prefix));
-        CTL_TRY(inside.set_up(eth0));
-        if (!n.internal) CTL_TRY(inside.add_default_route(n.gateway));
-        return ok();
-    };
-    if (auto s = wire(); !s) return undo(with_context(s.error(), "connecting to network " + n.name));
     if (auto s = refresh_firewall_locked(); !s) return undo(s.error());
     port_holders_[container_id] = std::move(holders);
     a.netns = netns;
     a.primary_ip = ip_to_string(address);
-    a.gateway = ip_to_string(n.gateway);
-    emit("connect", n, {{"container", container_id}});
+    a.gateway = ip_to_string(primary.gateway);
+    a.embedded_dns = dns_->has(container_id);
     return a;
 }
 
@@ -488,6 +557,7 @@ void NetworkService::release_locked(const std::string& container_id) {
             if (n) emit("disconnect", *n, {{"container", container_id}});
         }
     }
+    if (dns_) dns_->remove(container_id);
     if (!netns.empty()) (void)remove_netns(netns);
     port_holders_.erase(container_id);
     bool had = (rows && !rows->empty()) || !netns.empty();
@@ -530,6 +600,15 @@ Json NetworkService::settings(const std::string& container_id, const std::string
         Json ep = blank_endpoint(cfg);
         if (auto n = find_locked(mode)) ep["NetworkID"] = n->id;
         networks[mode] = ep;
+        // Networks connected while the container was stopped are listed before they are joined.
+        if (endpoints_config.is_object()) {
+            for (auto it = endpoints_config.begin(); it != endpoints_config.end(); ++it) {
+                if (networks.contains(it.key())) continue;
+                Json other = blank_endpoint(&it.value());
+                if (auto n = find_locked(it.key())) other["NetworkID"] = n->id;
+                networks[it.key()] = other;
+            }
+        }
     }
     auto rows = store_.query("SELECT e.network_id, e.address, e.record, s.netns, s.ports FROM endpoints e "
                              "JOIN sandboxes s ON s.container_id = e.container_id WHERE e.container_id = ?",
@@ -777,23 +856,65 @@ Result<Json> NetworkService::prune_networks(const Filters& filters) {
 }
 
 Status NetworkService::connect_container(const std::string& network, const Json& body) {
-    (void)body;
-    {
-        std::lock_guard lock(mu_);
-        if (auto n = find_locked(network); !n) return n.error();
+    if (!body.is_object()) return make_error(Errc::InvalidArgument, "invalid JSON: connect expects an object");
+    std::string container = string_or(body, "Container");
+    if (container.empty()) return make_error(Errc::InvalidArgument, "container is required");
+    if (!containers_) return make_error(Errc::Unavailable, "containers are not available");
+    CTL_ASSIGN_OR_RETURN(auto ref, containers_(container));
+    const Json* ep = find_ci(body, "EndpointConfig");
+    Json ep_config = ep && ep->is_object() ? *ep : Json::object();
+    std::unique_lock lock(mu_);
+    CTL_ASSIGN_OR_RETURN(auto n, find_locked(network));
+    if (n.driver != "bridge") return make_error(Errc::Forbidden, "container cannot be connected to network " + n.name);
+    if (ref.network_mode == "host" || ref.network_mode == "none" || starts_with(ref.network_mode, "container:")) {
+        return make_error(Errc::Forbidden, "container sharing network namespace with another container or host cannot be connected to any other network");
     }
-    return make_error(Errc::NotImplemented,
-                      "connecting a container to a network after it was created is not supported yet: "
-                      "give --network at create");
+    auto existing = store_.query("SELECT 1 FROM endpoints WHERE network_id = ? AND container_id = ?", {n.id, ref.id});
+    if (existing && !existing->empty()) {
+        return make_error(Errc::Forbidden, "endpoint with name " + ref.name + " already exists in network " + n.name);
+    }
+    if (ref.running) {
+        std::string netns = netns_path(ref.id);
+        if (netns.empty()) return make_error(Errc::Conflict, "container " + ref.name + " has no network namespace of its own");
+        CTL_ASSIGN_OR_RETURN(auto fd, open_netns(netns));
+        const bool had_dns = dns_->has(ref.id);
+        CTL_TRY(join_locked(ref.id, ref.name, n, &ep_config, fd.get(), false));
+        if (!had_dns && dns_->has(ref.id) && !ref.resolv_conf_path.empty()) {
+            // Like libnetwork: joining a user network switches the container to the embedded DNS.
+            // The file is bind-mounted: rewrite it in place, a rename would not be seen inside.
+            int out = ::open(ref.resolv_conf_path.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC);
+            if (out >= 0) {
+                sys::UniqueFd owned(out);
+                (void)sys::write_all(out, std::string("nameserver ") + kEmbeddedDnsAddress + "\noptions ndots:0\n");
+            }
+        }
+    }
+    lock.unlock();  // the container's own lock is never taken inside ours
+    // Recorded in the container's NetworkingConfig so later starts join it too.
+    return ref.remember(n.name, ep_config);
 }
 
 Status NetworkService::disconnect_container(const std::string& network, const Json& body) {
-    (void)body;
-    {
-        std::lock_guard lock(mu_);
-        if (auto n = find_locked(network); !n) return n.error();
+    if (!body.is_object()) return make_error(Errc::InvalidArgument, "invalid JSON: disconnect expects an object");
+    std::string container = string_or(body, "Container");
+    if (container.empty()) return make_error(Errc::InvalidArgument, "container is required");
+    if (!containers_) return make_error(Errc::Unavailable, "containers are not available");
+    CTL_ASSIGN_OR_RETURN(auto ref, containers_(container));
+    std::unique_lock lock(mu_);
+    CTL_ASSIGN_OR_RETURN(auto n, find_locked(network));
+    auto rows = store_.query("SELECT record FROM endpoints WHERE network_id = ? AND container_id = ?", {n.id, ref.id});
+    if (!rows) return rows.error();
+    if (rows->empty() && !ref.configured.count(n.name)) {
+        return make_error(Errc::Forbidden, "container " + ref.id + " is not connected to network " + n.name);
     }
-    return make_error(Errc::NotImplemented, "disconnecting a container from a network is not supported yet");
+    if (!rows->empty()) {
+        auto rec = parse_json(as_string((*rows)[0][0])).value_or(Json::object());
+        if (auto nl = Netlink::open()) (void)nl->delete_link(string_or(rec, "Veth"));
+        CTL_TRY(store_.execute("DELETE FROM endpoints WHERE network_id = ? AND container_id = ?", {n.id, ref.id}));
+        emit("disconnect", n, {{"container", ref.id}});
+    }
+    lock.unlock();
+    return ref.forget(n.name);
 }
 
 }  // namespace ctl::net

@@ -8,6 +8,7 @@
 // veths, addresses and port rules; detach() at exit undoes all of it.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -19,6 +20,7 @@
 #include "engine/base/sys.hpp"
 #include "engine/events/event_bus.hpp"
 #include "engine/store/store.hpp"
+#include "netdriver/dns_server.hpp"
 #include "netdriver/firewall.hpp"
 #include "netdriver/ipam.hpp"
 
@@ -29,6 +31,7 @@ struct NetworkOptions {
     std::string bridge_name = "ctl0";   // the default network's bridge (--bridge)
     std::string bip;                    // the default network's gateway/prefix (--bip), "" = pick
     std::string table;                  // this instance's nftables table
+    std::vector<std::string> dns;       // upstream resolvers for the embedded DNS ("" = host's)
 };
 
 // What a started container's networking looks like.
@@ -37,10 +40,25 @@ struct Attachment {
     std::string netns;
     std::string primary_ip;  // the first network's address ("" when none)
     std::string gateway;
+    bool embedded_dns = false;  // resolv.conf must point at 127.0.0.11 (user-defined networks)
+};
+
+// What connect/disconnect need to know about a container, and how to record the change in its
+// NetworkingConfig (called without the network service's lock held).
+struct ContainerRef {
+    std::string id, name, network_mode;
+    bool running = false;
+    std::set<std::string> configured;  // networks in its NetworkingConfig.EndpointsConfig
+    std::string resolv_conf_path;      // bind-mounted into the running container
+    std::function<Status(const std::string& network, const Json& endpoint_config)> remember;
+    std::function<Status(const std::string& network)> forget;
 };
 
 class NetworkService : public api::NetworkBackend {
 public:
+    using ContainerLookup = std::function<Result<ContainerRef>(const std::string& name_or_id)>;
+    void set_container_lookup(ContainerLookup lookup) { containers_ = std::move(lookup); }
+
     NetworkService(store::Store& store, events::EventBus& bus, NetworkOptions options);
     ~NetworkService() override;
 
@@ -88,6 +106,10 @@ private:
                                                      const Json& exposed, uint32_t container_ip,
                                                      std::vector<sys::UniqueFd>& holders);
     void release_locked(const std::string& container_id);
+    Result<uint32_t> pick_address_locked(const Network& n, const Json* endpoint_config);
+    // One endpoint: address, veth into the namespace (eth<N>), DNS socket for user networks.
+    Status join_locked(const std::string& container_id, const std::string& container_name, const Network& n,
+                       const Json* endpoint_config, int netns_fd, bool primary);
 
     store::Store& store_;
     events::EventBus& bus_;
@@ -95,6 +117,10 @@ private:
     Firewall firewall_;
     mutable std::mutex mu_;
     std::map<std::string, std::vector<sys::UniqueFd>> port_holders_;  // container id -> bound sockets
+    std::unique_ptr<DnsServer> dns_;
+    ContainerLookup containers_;
+    // The embedded DNS server's view: addresses of `name` on the user networks of container_id.
+    std::vector<uint32_t> resolve(const std::string& container_id, const std::string& name);
 };
 
 struct NetworkService::Network {

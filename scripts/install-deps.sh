@@ -9,6 +9,7 @@ BUILD_PKGS=(
   nlohmann-json3-dev libarchive-dev libcurl4-openssl-dev libsqlite3-dev
   libyaml-cpp-dev libssl-dev doctest-dev libcli11-dev libspdlog-dev libfmt-dev
   libmnl-dev libnftables-dev  # rtnetlink and nftables for bridge networks
+  libldns-dev                 # DNS packets for the embedded DNS server
 )
 RUNTIME_PKGS=(
   crun runc tini              # OCI runtimes; tini-static is --init

@@ -44,6 +44,8 @@ public:
                      volumes::VolumeService& volumes, net::NetworkService& networks, events::EventBus& bus,
                      ServiceOptions options);
     ~ContainerService() override;
+    // For network connect/disconnect: who the container is and how to record its networks.
+    Result<net::ContainerRef> network_ref(const std::string& name_or_id);
     // Containers the store records as running (before init(): the network service keeps their
     // endpoints when it reconciles).
     std::set<std::string> recorded_running();

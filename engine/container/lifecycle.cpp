@@ -179,6 +179,34 @@ void ContainerService::shutdown() {
     epoll_fd_ = wake_fd_ = -1;
 }
 
+Result<net::ContainerRef> ContainerService::network_ref(const std::string& name_or_id) {
+    CTL_ASSIGN_OR_RETURN(auto e, find(name_or_id));
+    net::ContainerRef ref;
+    {
+        std::lock_guard lock(e->mu);
+        ref.id = e->c.id;
+        ref.name = e->c.name.substr(1);
+        ref.network_mode = string_or(e->c.host_config, "NetworkMode", "default");
+        ref.running = e->c.state.running;
+        ref.resolv_conf_path = e->c.resolv_conf_path;
+        if (e->c.networking.is_object()) {
+            for (auto it = e->c.networking.begin(); it != e->c.networking.end(); ++it) ref.configured.insert(it.key());
+        }
+    }
+    ref.remember = [this, e](const std::string& network, const Json& endpoint_config) -> Status {
+        std::lock_guard lock(e->mu);
+        if (!e->c.networking.is_object()) e->c.networking = Json::object();
+        e->c.networking[network] = endpoint_config;
+        return persist(e->c);
+    };
+    ref.forget = [this, e](const std::string& network) -> Status {
+        std::lock_guard lock(e->mu);
+        if (e->c.networking.is_object()) e->c.networking.erase(network);
+        return persist(e->c);
+    };
+    return ref;
+}
+
 Result<std::string> ContainerService::container_netns(const std::string& name_or_id) {
     CTL_ASSIGN_OR_RETURN(auto other, find(name_or_id));
     std::lock_guard lock(other->mu);
@@ -317,6 +345,18 @@ Status ContainerService::start_locked(Entry& e) {
         [this](const std::string& other) { return container_netns(other); });
     if (!attached) return fail(attached.error());
     if (auto st = internal::write_etc_files(c, net_mode == "host"); !st) return fail(st.error());
+    const Json* dns = find_ci(c.host_config, "Dns");
+    if (attached->embedded_dns && !(dns && dns->is_array() && !dns->empty())) {
+        // User-defined networks resolve names through the embedded server (netdriver/dns_server).
+        std::string resolv = "nameserver 127.0.0.11\n";
+        if (const Json* search = find_ci(c.host_config, "DnsSearch"); search && search->is_array() && !search->empty()) {
+            resolv += "search";
+            for (const auto& d : *search) resolv += " " + (d.is_string() ? d.get<std::string>() : "");
+            resolv += "\n";
+        }
+        resolv += "options ndots:0\n";
+        if (auto st = sys::write_file_atomic(c.resolv_conf_path, resolv); !st) return fail(st.error());
+    }
     if (!attached->primary_ip.empty()) {
         // Docker's own line for the container: its address with its hostname.
         auto hosts = sys::read_file(c.hosts_path).value_or("");

@@ -22,7 +22,7 @@ Status apply_file(const std::string& path, Config& cfg, const CLI::App& app) {
                                                 "log-level", "tlsverify",      "tlscacert",     "tlscert",
                                                 "tlskey",    "insecure-tcp",   "group",         "storage-driver",
                                                 "default-runtime", "insecure-registries", "insecure-registry",
-                                                "bridge", "bip"};
+                                                "bridge", "bip", "dns"};
     for (auto it = doc.begin(); it != doc.end(); ++it) {
         if (!known.count(it.key())) {
             return make_error(Errc::InvalidArgument, "config file " + path + ": unknown key \"" + it.key() + "\"");
@@ -65,6 +65,7 @@ Status apply_file(const std::string& path, Config& cfg, const CLI::App& app) {
     CTL_TRY(list("insecure-registry", "--insecure-registry", cfg.insecure_registries));
     CTL_TRY(str("bridge", "--bridge", cfg.bridge));
     CTL_TRY(str("bip", "--bip", cfg.bip));
+    CTL_TRY(list("dns", "--dns", cfg.dns));
     return ok();
 }
 
@@ -91,6 +92,7 @@ Result<Config> parse_args(int argc, char** argv) {
     app.add_option("--insecure-registry", cfg.insecure_registries, "Registries reachable over plain HTTP");
     app.add_option("-b,--bridge", cfg.bridge, "Linux bridge of the default network")->capture_default_str();
     app.add_option("--bip", cfg.bip, "Default network's gateway address and prefix (e.g. 10.20.0.1/24)");
+    app.add_option("--dns", cfg.dns, "Resolvers the embedded DNS forwards to (default: the host's resolv.conf)");
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp&) {

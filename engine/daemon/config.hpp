@@ -23,6 +23,7 @@ struct Config {
     std::vector<std::string> insecure_registries;
     std::string bridge = "ctl0";  // the default network's Linux bridge
     std::string bip;              // its gateway address and prefix, e.g. 10.20.0.1/24 ("" = pick)
+    std::vector<std::string> dns;  // upstream resolvers of the embedded DNS ("" = the host's)
 };
 
 // Parses argv. Returns NotModified with the text to print for --help / --version.

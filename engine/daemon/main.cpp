@@ -163,10 +163,12 @@ int main(int argc, char** argv) {
     network_options.exec_root = config.exec_root;
     network_options.bridge_name = config.bridge;
     network_options.bip = config.bip;
+    network_options.dns = config.dns;
     // One nftables table per data root, so several engines (tests) never touch each other's rules.
     network_options.table = "ctld_" + sha256_hex(config.data_root).substr(0, 8);
     net::NetworkService networks(**store, bus, network_options);
     container::ContainerService containers(**store, **driver, images, volumes, networks, bus, container_options);
+    networks.set_container_lookup([&containers](const std::string& name) { return containers.network_ref(name); });
     if (auto st = networks.init(containers.recorded_running()); !st) return fail("networking: " + st.error().message);
     if (auto st = containers.init(); !st) return fail(st.error().message);
     images.containers_using = [&containers](const std::string& id) { return containers.containers_using_image(id); };

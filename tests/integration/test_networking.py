@@ -418,3 +418,113 @@ def test_nothing_remains_after_rm_f(d):
     assert not os.listdir(os.path.join(d.exec_root, "netns"))
     _, bridge = d.json("GET", "/networks/bridge")
     assert not set(ids) & set(bridge["Containers"])
+
+
+# ---- name resolution -----------------------------------------------------------------------------
+
+def test_names_and_aliases_resolve_on_user_networks_only(d):
+    assert d.json("POST", "/networks/create", {"Name": "ctlt-dns"})[0] == 201
+    assert d.json("POST", "/networks/create", {"Name": "ctlt-dns-other"})[0] == 201
+    server = None
+    try:
+        server = web_server(d, text="by-name", port=80, name="ctlt-named",
+                            HostConfig={"NetworkMode": "ctlt-dns"},
+                            NetworkingConfig={"EndpointsConfig": {"ctlt-dns": {"Aliases": ["backend"]}}})
+        ip = network_settings(d, server)["Networks"]["ctlt-dns"]["IPAddress"]
+        script = ("cat /etc/resolv.conf; nslookup ctlt-named | grep Address: | tail -1; "
+                  "nslookup BACKEND | grep Address: | tail -1; "
+                  + fetch("backend", 80))
+        code, out, _ = sh(d, script, HostConfig={"NetworkMode": "ctlt-dns"})
+        assert code == 0, out
+        assert out.startswith("nameserver 127.0.0.11\n")
+        assert out.count(f"Address: {ip}") == 2 and out.rstrip().endswith("by-name"), out
+        # Another network does not see the name; the default bridge has no embedded DNS.
+        code, out, _ = sh(d, "nslookup ctlt-named 127.0.0.11 >/dev/null 2>&1 && echo found || echo missing",
+                          HostConfig={"NetworkMode": "ctlt-dns-other"})
+        assert out.strip() == "missing"
+        code, out, _ = sh(d, "grep -c 127.0.0.11 /etc/resolv.conf || true")
+        assert out.strip() == "0"
+    finally:
+        if server:
+            remove(d, server)
+        d.api("DELETE", "/networks/ctlt-dns")
+        d.api("DELETE", "/networks/ctlt-dns-other")
+
+
+FAKE_DNS = """
+import socket, struct, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind((sys.argv[1], 53))
+print("ready", flush=True)
+while True:
+    q, peer = s.recvfrom(512)
+    # Header: same id, response + recursion available, one question, one answer.
+    end = 12
+    while q[end] != 0:
+        end += q[end] + 1
+    question = q[12:end + 5]
+    answer = b"\\xc0\\x0c" + struct.pack(">HHIH", 1, 1, 60, 4) + socket.inet_aton("10.99.88.77")
+    s.sendto(q[:2] + b"\\x81\\x80" + struct.pack(">HHHH", 1, 1, 0, 0) + question + answer, peer)
+"""
+
+
+def test_other_names_are_forwarded_to_the_upstream_resolvers(daemon_factory):
+    """ctld --dns: an upstream resolver on a loopback address answers what the engine does not know."""
+    upstream = "127.77.0.1"
+    server = subprocess.Popen(["/usr/bin/python3", "-c", FAKE_DNS, upstream], stdout=subprocess.PIPE, text=True)
+    try:
+        assert server.stdout.readline().strip() == "ready"
+        d = daemon_factory(["--dns", upstream])
+        import_busybox(d)
+        assert d.json("POST", "/networks/create", {"Name": "ctlt-fwd"})[0] == 201
+        code, out, _ = sh(d, "nslookup upstream.example 2>&1 | grep Address: | tail -1",
+                          HostConfig={"NetworkMode": "ctlt-fwd"})
+        assert "10.99.88.77" in out, out
+        d.api("DELETE", "/networks/ctlt-fwd")
+    finally:
+        server.kill()
+        server.wait()
+
+
+def test_connect_and_disconnect_a_running_container(d):
+    assert d.json("POST", "/networks/create", {"Name": "ctlt-join"})[0] == 201
+    server = client = None
+    try:
+        server = web_server(d, text="joined", port=80, name="ctlt-joined", HostConfig={"NetworkMode": "ctlt-join"})
+        client = create(d, ["sleep", "60"], name="ctlt-joiner")
+        start(d, client)
+        status, body = d.json("POST", "/networks/ctlt-join/connect",
+                              {"Container": "ctlt-joiner", "EndpointConfig": {"Aliases": ["late"]}})
+        assert status == 200, body
+        nets = network_settings(d, client)["Networks"]
+        assert set(nets) == {"bridge", "ctlt-join"} and nets["ctlt-join"]["IPAddress"]
+        # The new interface and name resolution work inside the running container.
+        script = "(ip -o link | grep -c eth1; " + fetch("ctlt-joined", 80) + ") > /proc/1/fd/1 2>&1"
+        ex = d.json("POST", f"/containers/{client}/exec", {"Cmd": ["sh", "-c", script]})[1]
+        assert d.api("POST", f"/exec/{ex['Id']}/start", {"Detach": True})[0] == 200
+        for _ in range(50):
+            out, _ = demux(logs(d, client))
+            if b"joined" in out:
+                break
+            time.sleep(0.1)
+        assert out == b"1\njoined\n", out
+        # Twice: 403; then disconnect removes the endpoint and the interface.
+        assert d.json("POST", "/networks/ctlt-join/connect", {"Container": client})[0] == 403
+        status, body = d.json("POST", "/networks/ctlt-join/disconnect", {"Container": client})
+        assert status == 200, body
+        assert set(network_settings(d, client)["Networks"]) == {"bridge"}
+        _, info = d.json("GET", "/networks/ctlt-join")
+        assert client not in info["Containers"]
+        # Connected while stopped: joined at the next start.
+        stopped = create(d, ["sh", "-c", "ip -o link | cut -d: -f2"], name="ctlt-later")
+        assert d.json("POST", "/networks/ctlt-join/connect", {"Container": stopped})[0] == 200
+        start(d, stopped)
+        wait(d, stopped)
+        out, _ = demux(logs(d, stopped))
+        assert [name.split(b"@")[0] for name in out.split()] == [b"lo", b"eth0", b"eth1"], out
+        remove(d, stopped)
+    finally:
+        for cid in (server, client):
+            if cid:
+                remove(d, cid)
+        d.api("DELETE", "/networks/ctlt-join")
