@@ -580,7 +580,8 @@ Status ContainerService::remove_locked(std::unique_lock<std::mutex>& lock, std::
     e->c.state.status = "removing";
     Container c = e->c;
     lock.unlock();
-    cleanup_runtime_artifacts(c);
+    // Not running by now: its exit (finish_exit) already cleared the runtime's state.
+    cleanup_runtime_artifacts(c, false);
     Status st = driver_.remove(c.rw_layer);
     if (st) st = store_.execute("DELETE FROM containers WHERE id = ?", {c.id});
     lock.lock();

@@ -157,6 +157,7 @@ Status ContainerService::init() {
 
 void ContainerService::shutdown() {
     if (stopping_.exchange(true)) return;
+    stats_ticker_.stop();  // ends /stats streams
     if (wake_fd_ >= 0) {
         uint64_t one = 1;
         (void)::write(wake_fd_, &one, sizeof one);
@@ -528,15 +529,18 @@ void ContainerService::finish_exit(Entry& e, bool from_stop) {
     c.state.pid = 0;
     c.state.shim_pid = 0;
     c.state.status = "exited";
-    cleanup_runtime_artifacts(c);
+    // A shim that wrote exit.json has already deleted the runtime's state: skip one runtime launch.
+    cleanup_runtime_artifacts(c, !(exit && exit->is_object()));
     (void)persist(c);
     e.exits++;
     e.cv.notify_all();
     emit(c, "die", {{"exitCode", std::to_string(c.state.exit_code)}});
 }
 
-void ContainerService::cleanup_runtime_artifacts(Container& c) {
-    if (auto rt = runtime_for(c)) (void)rt->remove(c.id, true);
+void ContainerService::cleanup_runtime_artifacts(Container& c, bool runtime_state_left) {
+    if (runtime_state_left) {
+        if (auto rt = runtime_for(c)) (void)rt->remove(c.id, true);
+    }
     networks_.detach(c.id);
     (void)driver_.unmount(c.rw_layer);
     (void)sys::remove_all(state_dir(c.id));
