@@ -491,7 +491,8 @@ Result<Attachment> NetworkService::attach(const std::string& container_id, const
     join.push_back(primary);
     if (endpoints_config.is_object()) {
         for (auto it = endpoints_config.begin(); it != endpoints_config.end(); ++it) {
-            auto n = find_locked(it.key());
+            // The docker CLI keys the default network's endpoint as "default".
+            auto n = find_locked(it.key() == "default" ? "bridge" : it.key());
             if (!n) return n.error();
             if (n->id != primary.id) join.push_back(*n);
         }
@@ -512,6 +513,7 @@ Result<Attachment> NetworkService::attach(const std::string& container_id, const
     if (!ns_fd) return undo(ns_fd.error());
     for (size_t i = 0; i < join.size(); ++i) {
         const Json* ep = endpoints_config.is_object() ? find_ci(endpoints_config, join[i].name) : nullptr;
+        if (!ep && i == 0 && endpoints_config.is_object()) ep = find_ci(endpoints_config, "default");
         if (auto s = join_locked(container_id, container_name, join[i], ep, ns_fd->get(), i == 0); !s) return undo(s.error());
     }
     auto primary_address = store_.query("SELECT address FROM endpoints WHERE network_id = ? AND container_id = ?",
@@ -603,7 +605,7 @@ Json NetworkService::settings(const std::string& container_id, const std::string
         // Networks connected while the container was stopped are listed before they are joined.
         if (endpoints_config.is_object()) {
             for (auto it = endpoints_config.begin(); it != endpoints_config.end(); ++it) {
-                if (networks.contains(it.key())) continue;
+                if (networks.contains(it.key()) || it.key() == "default") continue;
                 Json other = blank_endpoint(&it.value());
                 if (auto n = find_locked(it.key())) other["NetworkID"] = n->id;
                 networks[it.key()] = other;
