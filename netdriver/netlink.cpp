@@ -46,6 +46,17 @@ Result<std::array<uint8_t, 6>> parse_mac(const std::string& text) {
     return mac;
 }
 
+// A link request (RTM_NEWLINK/RTM_DELLINK/RTM_GETLINK) in buf, for link `index` (0: by name).
+nlmsghdr* link_message(std::vector<char>& buf, uint16_t type, uint16_t flags, int index = 0) {
+    auto* nlh = mnl_nlmsg_put_header(buf.data());
+    nlh->nlmsg_type = type;
+    nlh->nlmsg_flags = flags;
+    auto* ifm = static_cast<ifinfomsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(ifinfomsg)));
+    ifm->ifi_family = AF_UNSPEC;
+    ifm->ifi_index = index;
+    return nlh;
+}
+
 }  // namespace
 
 Result<Netlink> Netlink::open() {
@@ -105,12 +116,8 @@ Status Netlink::request(void* raw, const char* what) {
 Result<int> Netlink::link_index(const std::string& name) {
     // if_nametoindex works in the caller's namespace only; ask this socket's instead.
     std::vector<char> buf(kBufferSize);
-    auto* nlh = mnl_nlmsg_put_header(buf.data());
-    nlh->nlmsg_type = RTM_GETLINK;
-    nlh->nlmsg_flags = NLM_F_REQUEST;
+    auto* nlh = link_message(buf, RTM_GETLINK, NLM_F_REQUEST);
     nlh->nlmsg_seq = ++seq_;
-    auto* ifm = static_cast<ifinfomsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(ifinfomsg)));
-    ifm->ifi_family = AF_UNSPEC;
     mnl_attr_put_strz(nlh, IFLA_IFNAME, name.c_str());
     if (::send(fd_.get(), nlh, nlh->nlmsg_len, 0) < 0) return sys_error("netlink getlink");
     std::vector<char> reply(32768);
@@ -137,11 +144,7 @@ Result<int> Netlink::link_index(const std::string& name) {
 Status Netlink::create_bridge(const std::string& name) {
     if (link_index(name)) return ok();
     std::vector<char> buf(kBufferSize);
-    auto* nlh = mnl_nlmsg_put_header(buf.data());
-    nlh->nlmsg_type = RTM_NEWLINK;
-    nlh->nlmsg_flags = NLM_F_CREATE | NLM_F_EXCL;
-    auto* ifm = static_cast<ifinfomsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(ifinfomsg)));
-    ifm->ifi_family = AF_UNSPEC;
+    auto* nlh = link_message(buf, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL);
     mnl_attr_put_strz(nlh, IFLA_IFNAME, name.c_str());
     auto* info = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
     mnl_attr_put_strz(nlh, IFLA_INFO_KIND, "bridge");
@@ -154,11 +157,7 @@ Status Netlink::create_bridge(const std::string& name) {
 Status Netlink::create_veth(const std::string& host_name, const std::string& peer_name, int peer_netns_fd,
                             const std::string& peer_mac) {
     std::vector<char> buf(kBufferSize);
-    auto* nlh = mnl_nlmsg_put_header(buf.data());
-    nlh->nlmsg_type = RTM_NEWLINK;
-    nlh->nlmsg_flags = NLM_F_CREATE | NLM_F_EXCL;
-    auto* ifm = static_cast<ifinfomsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(ifinfomsg)));
-    ifm->ifi_family = AF_UNSPEC;
+    auto* nlh = link_message(buf, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL);
     mnl_attr_put_strz(nlh, IFLA_IFNAME, host_name.c_str());
     auto* info = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
     mnl_attr_put_strz(nlh, IFLA_INFO_KIND, "veth");
@@ -182,22 +181,15 @@ Status Netlink::create_veth(const std::string& host_name, const std::string& pee
 
 Status Netlink::set_master(int index, int master_index) {
     std::vector<char> buf(kBufferSize);
-    auto* nlh = mnl_nlmsg_put_header(buf.data());
-    nlh->nlmsg_type = RTM_NEWLINK;
-    auto* ifm = static_cast<ifinfomsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(ifinfomsg)));
-    ifm->ifi_family = AF_UNSPEC;
-    ifm->ifi_index = index;
+    auto* nlh = link_message(buf, RTM_NEWLINK, 0, index);
     mnl_attr_put_u32(nlh, IFLA_MASTER, static_cast<uint32_t>(master_index));
     return request(nlh, "set master");
 }
 
 Status Netlink::set_up(int index) {
     std::vector<char> buf(kBufferSize);
-    auto* nlh = mnl_nlmsg_put_header(buf.data());
-    nlh->nlmsg_type = RTM_NEWLINK;
-    auto* ifm = static_cast<ifinfomsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(ifinfomsg)));
-    ifm->ifi_family = AF_UNSPEC;
-    ifm->ifi_index = index;
+    auto* nlh = link_message(buf, RTM_NEWLINK, 0, index);
+    auto* ifm = static_cast<ifinfomsg*>(mnl_nlmsg_get_payload(nlh));
     ifm->ifi_flags = IFF_UP;
     ifm->ifi_change = IFF_UP;
     return request(nlh, "link up");
@@ -243,10 +235,7 @@ Status Netlink::add_default_route(uint32_t gateway) {
 
 Status Netlink::delete_link(const std::string& name) {
     std::vector<char> buf(kBufferSize);
-    auto* nlh = mnl_nlmsg_put_header(buf.data());
-    nlh->nlmsg_type = RTM_DELLINK;
-    auto* ifm = static_cast<ifinfomsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(ifinfomsg)));
-    ifm->ifi_family = AF_UNSPEC;
+    auto* nlh = link_message(buf, RTM_DELLINK, 0);
     mnl_attr_put_strz(nlh, IFLA_IFNAME, name.c_str());
     return request(nlh, "delete link");
 }

@@ -26,6 +26,9 @@ std::string trim(std::string_view text);
 bool starts_with(std::string_view text, std::string_view prefix);
 bool ends_with(std::string_view text, std::string_view suffix);
 std::string to_lower(std::string_view text);
+// Lexically cleaned absolute path like Go's path.Clean on "/"+path: "." and empty parts dropped,
+// ".." climbs (never above "/"). "" and "/.." become "/".
+std::string clean_absolute_path(std::string_view path);
 
 // "12.3MB"-style sizes with Docker's decimal units (docker CLI's units.HumanSize).
 std::string human_size(double bytes);

@@ -388,13 +388,16 @@ Json ContainerService::inspect_json(const Container& c, bool size) {
                 {"Mounts", c.mounts},
                 {"Config", c.config},
                 {"NetworkSettings", network_settings}};
-    if (size) {
-        auto rw = driver_.size(c.rw_layer);
-        out["SizeRw"] = rw ? *rw : 0;
-        auto image = images_.get(c.image_id);
-        out["SizeRootFs"] = (rw ? *rw : 0) + (image ? image->size : 0);
-    }
+    if (size) add_sizes(out, c);
     return out;
+}
+
+// SizeRw (the writable layer) and SizeRootFs (plus the image), for size=1 in list and inspect.
+void ContainerService::add_sizes(Json& out, const Container& c) {
+    auto rw = driver_.size(c.rw_layer);
+    out["SizeRw"] = rw ? *rw : 0;
+    auto image = images_.get(c.image_id);
+    out["SizeRootFs"] = (rw ? *rw : 0) + (image ? image->size : 0);
 }
 
 Json ContainerService::summary_json(const Container& c, bool size) {
@@ -431,12 +434,7 @@ Json ContainerService::summary_json(const Container& c, bool size) {
                 {"HostConfig", {{"NetworkMode", net_mode}}},
                 {"NetworkSettings", {{"Networks", inspect["NetworkSettings"]["Networks"]}}},
                 {"Mounts", c.mounts}};
-    if (size) {
-        auto rw = driver_.size(c.rw_layer);
-        out["SizeRw"] = rw ? *rw : 0;
-        auto image = images_.get(c.image_id);
-        out["SizeRootFs"] = (rw ? *rw : 0) + (image ? image->size : 0);
-    }
+    if (size) add_sizes(out, c);
     return out;
 }
 

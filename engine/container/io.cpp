@@ -14,6 +14,7 @@
 #include <sstream>
 
 #include "engine/base/log.hpp"
+#include "engine/container/internal/process.hpp"
 #include "engine/container/shim/unix_socket.hpp"
 #include "engine/base/sys.hpp"
 #include "engine/container/container_service.hpp"
@@ -365,24 +366,8 @@ Status ContainerService::start_exec_detached(const std::string& exec_id, const J
     if (info->needs_private_cgroup_mount) argv.push_back("--private-cgroup-mount");
     if (bool_or(x->config, "Tty", false)) argv.push_back("--tty");
     if (bool_or(x->config, "AttachStdin", false)) argv.push_back("--stdin");
-    pid_t pid = ::fork();
-    if (pid == 0) {
-        std::vector<char*> args;
-        for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-        args.push_back(nullptr);
-        int devnull = ::open("/dev/null", O_RDWR);
-        if (devnull >= 0) {
-            ::dup2(devnull, 0);
-            ::dup2(devnull, 1);
-            ::dup2(devnull, 2);
-        }
-        ::execv(args[0], args.data());
-        _exit(127);
-    }
-    int status = 0;
-    while (pid > 0 && ::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
-    if (pid < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    const int rc = internal::run_and_wait(argv);
+    if (rc != 0) {
         std::string why = sys::read_file(x->state_dir + "/start-error").value_or("exec failed");
         x->exit_code = why.find("not found") != std::string::npos || why.find("no such file") != std::string::npos ? 127 : 126;
         (void)sys::remove_all(x->state_dir);

@@ -16,6 +16,7 @@
 #include "engine/base/log.hpp"
 #include "engine/base/sys.hpp"
 #include "engine/container/container_service.hpp"
+#include "engine/container/internal/process.hpp"
 #include "engine/container/internal/config_merge.hpp"
 #include "engine/container/internal/etc_files.hpp"
 #include "engine/container/spec/oci_spec.hpp"
@@ -33,27 +34,6 @@ uint64_t nofile_hard_limit() {
 }
 
 // Runs argv, waits for it; returns its exit status (or -1 when it could not run).
-int run_and_wait(const std::vector<std::string>& argv) {
-    pid_t pid = ::fork();
-    if (pid < 0) return -1;
-    if (pid == 0) {
-        std::vector<char*> args;
-        for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-        args.push_back(nullptr);
-        int devnull = ::open("/dev/null", O_RDWR | O_CLOEXEC);
-        if (devnull >= 0) {
-            ::dup2(devnull, 0);
-            ::dup2(devnull, 1);
-            ::dup2(devnull, 2);
-        }
-        ::execv(args[0], args.data());
-        _exit(127);
-    }
-    int status = 0;
-    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
 
 int read_pid_file(const std::string& path) {
     auto text = sys::read_file(path);
@@ -157,7 +137,6 @@ Status ContainerService::init() {
 
 void ContainerService::shutdown() {
     if (stopping_.exchange(true)) return;
-    stats_ticker_.stop();  // ends /stats streams
     if (wake_fd_ >= 0) {
         uint64_t one = 1;
         (void)::write(wake_fd_, &one, sizeof one);
@@ -440,7 +419,7 @@ Status ContainerService::start_locked(Entry& e) {
     if (bool_or(c.config, "OpenStdin", false)) argv.push_back("--stdin");
     // Taken before the launch: a process quicker than our bookkeeping must not finish before it started.
     const int64_t launched_ns = now_unix_nanos();
-    int rc = run_and_wait(argv);
+    int rc = internal::run_and_wait(argv);
     if (rc != 0) {
         std::string why = sys::read_file(sdir + "/start-error").value_or("ctl-shim exited with " + std::to_string(rc));
         return fail(make_error(Errc::Internal, start_error_message(why)));

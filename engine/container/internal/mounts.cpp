@@ -130,21 +130,7 @@ Result<MountRequest> parse_mount_object(const Json& o) {
 
 }  // namespace
 
-std::string clean_path(const std::string& path) {
-    if (path.empty() || path[0] != '/') return "";
-    std::vector<std::string> parts;
-    for (const auto& p : split(path, '/')) {
-        if (p.empty() || p == ".") continue;
-        if (p == "..") {
-            if (!parts.empty()) parts.pop_back();
-            continue;
-        }
-        parts.push_back(p);
-    }
-    std::string out;
-    for (const auto& p : parts) out += "/" + p;
-    return out.empty() ? "/" : out;
-}
+std::string clean_path(const std::string& path) { return clean_absolute_path(path); }
 
 Result<std::vector<MountRequest>> parse_mounts(const Json& hc, const Json& config) {
     std::vector<MountRequest> out;

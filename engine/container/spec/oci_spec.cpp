@@ -185,18 +185,7 @@ Result<std::string> working_dir(const std::string& dir) {
     if (dir[0] != '/') {
         return invalid("the working directory '" + dir + "' is invalid, it needs to be an absolute path");
     }
-    std::vector<std::string> parts;
-    for (const auto& p : split(dir, '/')) {
-        if (p.empty() || p == ".") continue;
-        if (p == "..") {
-            if (!parts.empty()) parts.pop_back();
-            continue;
-        }
-        parts.push_back(p);
-    }
-    std::string out;
-    for (const auto& p : parts) out += "/" + p;
-    return out.empty() ? std::string("/") : out;
+    return clean_absolute_path(dir);
 }
 
 struct ProcessArgs {
