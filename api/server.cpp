@@ -1,6 +1,7 @@
 #include "api/server.hpp"
 
 #include <grp.h>
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -243,6 +244,7 @@ struct Server::Impl {
             beast::error_code rec;
             int fd = lowest(stream).release_socket().release(rec);
             if (rec || fd < 0) co_return;
+            ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);  // asio left it non-blocking; handlers use blocking I/O
             asio::post(pool, [fn = std::move(resp.hijack), fd, pre = std::move(pre)]() mutable {
                 try {
                     fn(HijackedConnection{fd, std::move(pre)});

@@ -219,6 +219,12 @@ std::optional<int64_t> parse_time(std::string_view text) {
 
 }  // namespace
 
+std::optional<int64_t> go_duration_nanos(std::string_view value) {
+    auto d = parse_go_duration(trim(value));
+    if (!d) return std::nullopt;
+    return static_cast<int64_t>(std::llround(*d));
+}
+
 Result<std::string> api_timestamp(std::string_view value, int64_t now_nanos, std::string_view flag) {
     std::string v = trim(value);
     if (v != "0") {

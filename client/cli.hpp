@@ -15,6 +15,7 @@
 #include <functional>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -85,6 +86,9 @@ Result<std::string> filters_json(const std::vector<std::string>& flags);
 // "2024-05-01T10:00", with or without a zone; no zone means local time) become "secs.nanos";
 // Unix timestamps pass unchanged. Anything else is a usage error naming `flag`.
 Result<std::string> api_timestamp(std::string_view value, int64_t now_nanos, std::string_view flag = "--since");
+
+// A Go duration ("1m30s", "500ms") in nanoseconds; nullopt when it isn't one (--health-interval).
+std::optional<int64_t> go_duration_nanos(std::string_view value);
 
 // Adds a subcommand whose flags live in an `Opts` owned by the command: `define(cmd, opts)`
 // declares them, `run(ctx, opts)` does the work after parsing. Returns the subcommand.

@@ -100,6 +100,7 @@ struct Transfer {
     bool body_started = false;   // part of a 2xx body was delivered
     bool upload_failed = false;
     const BodySource* upload = nullptr;
+    const std::function<void(int)>* on_head = nullptr;
 };
 
 size_t header_cb(char* data, size_t size, size_t n, void* user) {
@@ -110,8 +111,15 @@ size_t header_cb(char* data, size_t size, size_t n, void* user) {
         t->response.status = parse_head(line).status;
     } else if (auto colon = line.find(':'); colon != std::string_view::npos) {
         t->response.headers[to_lower(line.substr(0, colon))] = trim(line.substr(colon + 1));
+    } else if (trim(line).empty() && t->response.status >= 200 && t->on_head && *t->on_head) {
+        (*t->on_head)(t->response.status);  // the blank line ends a final (non-1xx) head
     }
     return size * n;
+}
+
+// CURLOPT_XFERINFOFUNCTION: libcurl calls it about once a second even on an idle transfer.
+int cancel_cb(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+    return static_cast<const std::atomic<bool>*>(user)->load() ? 1 : 0;
 }
 
 size_t write_cb(char* data, size_t size, size_t n, void* user) {
@@ -397,6 +405,12 @@ Result<Response> HttpClient::stream(const Request& req, const ChunkHandler& on_c
     std::string url = configure_transport(h, ep, tls_, errbuf) + target_path;
     Transfer t;
     t.on_chunk = on_chunk ? &on_chunk : nullptr;
+    t.on_head = req.on_head ? &req.on_head : nullptr;
+    if (req.cancel) {
+        curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+        curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, cancel_cb);
+        curl_easy_setopt(h, CURLOPT_XFERINFODATA, req.cancel);
+    }
     curl_easy_setopt(h, CURLOPT_URL, url.c_str());
     curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, req.method.c_str());
     curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, header_cb);
@@ -431,6 +445,7 @@ Result<Response> HttpClient::stream(const Request& req, const ChunkHandler& on_c
     curl_slist_free_all(list);
     if (debug_) std::fprintf(stderr, "DEBU -> %d (%s)\n", t.response.status, curl_easy_strerror(rc));
 
+    if (rc == CURLE_ABORTED_BY_CALLBACK && req.cancel && req.cancel->load()) return std::move(t.response);
     if (rc != CURLE_OK && !(t.stopped && rc == CURLE_WRITE_ERROR)) {
         std::string detail = curl_detail(rc, errbuf);
         if (t.upload_failed) return make_error(Errc::Internal, "reading the request body failed");

@@ -11,6 +11,7 @@
 // pool, so sequential calls reuse one keep-alive connection.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -63,6 +64,12 @@ struct Request {
     Headers headers;
     BodySource upload;         // when set, the body is streamed from it instead of `body`
     int64_t upload_size = -1;  // known length -> Content-Length, else chunked
+    // stream(): called with the status once the response head is in. `run` starts the container
+    // only after its wait request was answered, so the engine cannot miss the exit.
+    std::function<void(int status)> on_head;
+    // stream(): when set and it becomes true, the transfer stops within about a second (an idle
+    // wait stream has no data that would let the chunk handler stop it); not an error.
+    const std::atomic<bool>* cancel = nullptr;
 
     Request() = default;
     Request(std::string m, std::string p, Query q = {}) : method(std::move(m)), path(std::move(p)), query(std::move(q)) {}

@@ -420,7 +420,9 @@ Status NetworkService::join_locked(const std::string& container_id, const std::s
     if (ep && ep->is_object()) {
         if (const Json* al = find_ci(*ep, "Aliases"); al && al->is_array()) aliases = *al;
     }
-    const std::string mac = mac_for_address(address);
+    // --mac-address (EndpointSettings.MacAddress), else Docker's 02:42 + the IPv4 address.
+    std::string mac = ep && ep->is_object() ? string_or(*ep, "MacAddress") : "";
+    if (mac.empty()) mac = mac_for_address(address);
     Json record = {{"EndpointID", random_hex(64)}, {"MacAddress", mac}, {"Aliases", aliases}, {"Veth", veth},
                    {"Name", container_name}, {"Interface", ifname}};
     auto st = store_.execute("INSERT INTO endpoints (network_id, container_id, address, record) VALUES (?, ?, ?, ?)",

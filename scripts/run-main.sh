@@ -32,5 +32,7 @@ if ! $CTL image inspect busybox:latest >/dev/null 2>&1; then
   rm -f "$rootfs"
 fi
 $CTL images
+echo "== run a container from it"
+$CTL run --rm busybox sh -c 'echo "hello from a container: $(hostname), $(ip -4 -o addr show eth0 | awk "{print \$4}")"; uname -r'
 echo
 echo "ctld is running (pid $(cat /run/ctld.pid 2>/dev/null || echo '?'), log $DATA/ctld.log)."

@@ -92,9 +92,85 @@ Response hijacked(std::string content_type, std::function<void(HijackedConnectio
     return r;
 }
 
+Response stats(Request& req, ContainerBackend& backend) {
+    std::string name = req.param("name");
+    if (!req.query_bool("stream", true)) return json_or_error(backend.stats_once(name, req.query_bool("one-shot")));
+    auto subscribe = backend.stats_stream(name);
+    if (!subscribe) return Response::error(subscribe.error());
+    // The engine's ticker writes into the queue from its own thread; this producer returns at once.
+    return Response::streaming("application/json", [subscribe = std::move(*subscribe)](std::shared_ptr<ByteQueue> out) {
+        subscribe(StatsWriter{[out](const std::string& line) {
+                                  if (!out->push_nowait_if_room(line)) return !out->cancelled();
+                                  return true;
+                              },
+                              [out] { return out->cancelled(); }, [out] { out->close(); }});
+    });
+}
+
+Result<std::string> archive_path(const Request& req) {
+    std::string path = req.query_value("path");
+    if (path.empty()) return make_error(Errc::InvalidArgument, "Path cannot be empty");
+    return path;
+}
+
+Response archive_head(Request& req, ContainerBackend& backend) {
+    auto path = archive_path(req);
+    if (!path) return Response::error(path.error());
+    auto st = backend.archive_stat(req.param("name"), *path);
+    if (!st) return Response::error(st.error());
+    Response r = Response::no_content(200);
+    r.headers.emplace_back("X-Docker-Container-Path-Stat", *st);
+    return r;
+}
+
+Response archive_get(Request& req, ContainerBackend& backend) {
+    auto path = archive_path(req);
+    if (!path) return Response::error(path.error());
+    std::string name = req.param("name");
+    auto st = backend.archive_stat(name, *path);
+    if (!st) return Response::error(st.error());
+    Response r = lazy_raw_stream("application/x-tar", [&backend, name, path = *path](const auto& sink) {
+        return backend.archive_get(name, path, sink);
+    });
+    if (r.status == 200) r.headers.emplace_back("X-Docker-Container-Path-Stat", *st);
+    return r;
+}
+
+Response archive_put(Request& req, ContainerBackend& backend) {
+    auto path = archive_path(req);
+    if (!path) return Response::error(path.error());
+    auto st = backend.archive_put(req.param("name"), *path, req.query_bool("noOverwriteDirNonDir"), body_reader(req));
+    // Exactly 200: the Go client and docker-py treat any other success code as a failure.
+    return st ? Response::no_content(200) : Response::error(st.error());
+}
+
+Response commit(Request& req, ContainerBackend& backend) {
+    CommitOptions o;
+    o.container = req.query_value("container");
+    o.repo = req.query_value("repo");
+    o.tag = req.query_value("tag");
+    o.comment = req.query_value("comment");
+    o.author = req.query_value("author");
+    o.pause = !req.has_query("pause") || req.query_bool("pause");  // Docker pauses unless told not to
+    // The CLI repeats `changes`; docker-py sends one string with a line per instruction.
+    for (const auto& value : req.query_values("changes")) {
+        for (auto& line : split(value, '\n')) {
+            if (!trim(line).empty()) o.changes.push_back(line);
+        }
+    }
+    auto body = optional_body(req);
+    if (!body) return Response::error(body.error());
+    o.config = body->empty() ? Json(nullptr) : *body;
+    if (o.container.empty()) return Response::error(make_error(Errc::InvalidArgument, "No container specified"));
+    return json_or_error(backend.commit_container(o), 201);
+}
+
 }  // namespace
 
 void register_container_routes(Router& router, ContainerBackend& backend) {
+    RouteOptions upload;
+    upload.stream_body = true;
+
     router.add("POST", "/containers/create", [&backend](Request& req) {
         auto body = optional_body(req);
         if (!body) return Response::error(body.error());
@@ -168,6 +244,21 @@ void register_container_routes(Router& router, ContainerBackend& backend) {
         return json_or_error(backend.top_container(req.param("name"), req.query_value("ps_args", "-ef")));
     });
     router.add("GET", "/containers/{name}/logs", [&backend](Request& req) { return logs(req, backend); });
+    router.add("GET", "/containers/{name}/stats", [&backend](Request& req) { return stats(req, backend); });
+    router.add("HEAD", "/containers/{name}/archive", [&backend](Request& req) { return archive_head(req, backend); });
+    router.add("GET", "/containers/{name}/archive", [&backend](Request& req) { return archive_get(req, backend); });
+    router.add("PUT", "/containers/{name}/archive", [&backend](Request& req) { return archive_put(req, backend); }, upload);
+    router.add("GET", "/containers/{name}/export", [&backend](Request& req) {
+        std::string name = req.param("name");
+        if (auto st = backend.export_check(name); !st) return Response::error(st.error());
+        return lazy_raw_stream("application/x-tar", [&backend, name](const auto& sink) {
+            return backend.export_container(name, sink);
+        });
+    });
+    router.add("GET", "/containers/{name}/changes", [&backend](Request& req) {
+        return json_or_error(backend.container_changes(req.param("name")));
+    });
+    router.add("POST", "/commit", [&backend](Request& req) { return commit(req, backend); });
     router.add("POST", "/containers/{name}/attach", [&backend](Request& req) {
         std::string name = req.param("name");
         auto tty = backend.attach_check(name);

@@ -4,6 +4,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "api/router.hpp"
 #include "api/streams.hpp"
@@ -27,6 +28,22 @@ struct AttachOptions {
     bool stdout_stream = false;
     bool stderr_stream = false;
     std::string detach_keys;
+};
+
+// A stats stream's consumer. `send` queues one JSON line without blocking (a line is dropped when
+// the client is slow) and returns false once the client is gone; `gone` says the same without
+// sending; `end` closes the stream.
+struct StatsWriter {
+    std::function<bool(const std::string& line)> send;
+    std::function<bool()> gone;
+    std::function<void()> end;
+};
+
+struct CommitOptions {
+    std::string container, repo, tag, comment, author;
+    bool pause = true;
+    std::vector<std::string> changes;  // Dockerfile instructions (CMD, ENV, ...)
+    Json config;                       // the optional Config body; null when absent
 };
 
 // What the container routes need from the engine. Everything may block (it runs on workers).
@@ -70,6 +87,26 @@ public:
     virtual void start_exec_attached(const std::string& exec_id, const Json& body, HijackedConnection conn) = 0;
     virtual Result<Json> inspect_exec(const std::string& exec_id) = 0;
     virtual Status resize_exec(const std::string& exec_id, int height, int width) = 0;
+
+    // Stats. One StatsJSON document; unless `one_shot` it waits for a second reading (about half
+    // a second) so precpu_stats is filled. A stopped container gives Docker's zeroed document.
+    virtual Result<Json> stats_once(const std::string& name, bool one_shot) = 0;
+    // Checks the container; the returned function hands the writer to the engine, which sends a
+    // document about once a second from its own thread, and returns at once.
+    virtual Result<std::function<void(StatsWriter)>> stats_stream(const std::string& name) = 0;
+
+    // Archive (docker cp), on running and stopped containers. `path` is a container path.
+    // The X-Docker-Container-Path-Stat value: base64 of {"name","size","mode","mtime","linkTarget"}.
+    virtual Result<std::string> archive_stat(const std::string& name, const std::string& path) = 0;
+    virtual Status archive_get(const std::string& name, const std::string& path,
+                               const std::function<Status(const char*, size_t)>& sink) = 0;
+    virtual Status archive_put(const std::string& name, const std::string& path, bool no_overwrite_dir_non_dir,
+                               ReadFn body) = 0;
+    // Checks the container before a stream starts (export: 404 as a normal error).
+    virtual Status export_check(const std::string& name) = 0;
+    virtual Status export_container(const std::string& name, const std::function<Status(const char*, size_t)>& sink) = 0;
+    virtual Result<Json> container_changes(const std::string& name) = 0;  // [{"Path","Kind"}]
+    virtual Result<Json> commit_container(const CommitOptions& options) = 0;  // {"Id"}
 };
 
 void register_container_routes(Router& router, ContainerBackend& backend);

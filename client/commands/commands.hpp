@@ -5,7 +5,9 @@
 // list it in commands.cpp, and add the file to ctl_client in client/CMakeLists.txt.
 #pragma once
 
+#include <cstdio>
 #include <span>
+#include <string>
 
 #include "client/cli.hpp"
 
@@ -22,5 +24,11 @@ std::span<const CommandGroup> command_groups();
 void add_system_commands(CLI::App& app, Context& ctx);  // version, info, events, system df|info|events
 void add_image_commands(CLI::App& app, Context& ctx);   // pull, push, images, rmi, tag, image *, inspect, login, ...
 void add_volume_commands(CLI::App& app, Context& ctx);  // volume create|ls|inspect|rm|prune
+void add_container_commands(CLI::App& app, Context& ctx);  // run, create, ps, exec, logs, ..., container *
+void add_container_data_commands(CLI::App& app, Context& ctx);  // cp, stats, export, diff, commit (+ container *)
+
+// Pulls `image` (a tag or digest reference, as given) with progress on `progress` (nullptr: none);
+// run and create use it for a missing image. Defined in images.cpp.
+Status pull_image_for_run(Context& ctx, FILE* progress, const std::string& image, const std::string& platform);
 
 }  // namespace ctl::client

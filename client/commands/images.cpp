@@ -550,6 +550,15 @@ void add_image_subcommands(CLI::App* parent, Context& ctx, bool in_image_group) 
 
 }  // namespace
 
+Status pull_image_for_run(Context& ctx, FILE* progress, const std::string& image, const std::string& platform) {
+    Query q = {{"fromImage", image}};
+    if (!platform.empty()) q.emplace_back("platform", platform);
+    Request req("POST", "/images/create", q);
+    req.headers = auth_header_for(image);
+    ProgressPrinter printer(progress, progress && is_terminal(progress));
+    return ctx.http().stream_json(req, [&](const Json& m) { return printer.show(m); });
+}
+
 void add_image_commands(CLI::App& app, Context& ctx) {
     add_image_subcommands(&app, ctx, false);
     CLI::App* group = add_group(app, ctx, "image", "Manage images");

@@ -16,6 +16,7 @@
 #include "api/routers/container_routes.hpp"
 #include "engine/container/container.hpp"
 #include "engine/container/runtime/runtime.hpp"
+#include "engine/container/stats.hpp"
 #include "engine/events/event_bus.hpp"
 #include "engine/image/image_service.hpp"
 #include "engine/store/store.hpp"
@@ -91,6 +92,18 @@ public:
     void start_exec_attached(const std::string& exec_id, const Json& body, api::HijackedConnection conn) override;
     Result<Json> inspect_exec(const std::string& exec_id) override;
     Status resize_exec(const std::string& exec_id, int height, int width) override;
+    // Stats, archive, export, changes, commit (data.cpp).
+    Result<Json> stats_once(const std::string& name, bool one_shot) override;
+    Result<std::function<void(api::StatsWriter)>> stats_stream(const std::string& name) override;
+    Result<std::string> archive_stat(const std::string& name, const std::string& path) override;
+    Status archive_get(const std::string& name, const std::string& path,
+                       const std::function<Status(const char*, size_t)>& sink) override;
+    Status archive_put(const std::string& name, const std::string& path, bool no_overwrite_dir_non_dir,
+                       api::ReadFn body) override;
+    Status export_check(const std::string& name) override;
+    Status export_container(const std::string& name, const std::function<Status(const char*, size_t)>& sink) override;
+    Result<Json> container_changes(const std::string& name) override;
+    Result<Json> commit_container(const api::CommitOptions& options) override;
 
 private:
     // One container: its record plus what only lives in memory. `mu` guards `c` and the rest;
@@ -162,6 +175,11 @@ private:
     Json summary_json(const Container& c, bool size);
     bool matches(const Container& c, const Filters& filters);
 
+    // A container's file system held for one copy (data.cpp): the running container's own view
+    // (volumes included) when `live` and it runs, else its rw layer mounted until released.
+    struct RootfsLease;
+    Result<std::shared_ptr<RootfsLease>> lease_rootfs(const std::string& name, bool live);
+
     // The exit monitor: one thread, epoll over shim pidfds.
     void watch(const std::string& key, int shim_pid);
     void monitor_loop();
@@ -187,6 +205,7 @@ private:
     std::atomic<bool> stopping_{false};
     std::mutex timers_mu_;
     std::vector<std::thread> timers_;  // restart back-off sleepers
+    stats::Ticker stats_ticker_;  // streaming /stats clients (last: stops before the rest goes)
 };
 
 }  // namespace ctl::container

@@ -137,6 +137,7 @@ Status ContainerService::init() {
 
 void ContainerService::shutdown() {
     if (stopping_.exchange(true)) return;
+    stats_ticker_.stop();  // ends /stats streams
     if (wake_fd_ >= 0) {
         uint64_t one = 1;
         (void)::write(wake_fd_, &one, sizeof one);
@@ -320,8 +321,15 @@ Status ContainerService::start_locked(Entry& e) {
     mounted = true;
     std::string net_mode = string_or(c.host_config, "NetworkMode", "default");
     const Json* exposed = find_ci(c.config, "ExposedPorts");
+    // Config.MacAddress (--mac-address) belongs to the endpoint on the container's own network.
+    Json endpoints = c.networking.is_object() ? c.networking : Json::object();
+    if (std::string mac = string_or(c.config, "MacAddress"); !mac.empty()) {
+        std::string primary = net_mode == "default" ? "bridge" : net_mode;
+        if (!endpoints[primary].is_object()) endpoints[primary] = Json::object();
+        endpoints[primary]["MacAddress"] = mac;
+    }
     auto attached = networks_.attach(
-        c.id, c.name.substr(1), c.host_config, c.networking, exposed ? *exposed : Json(),
+        c.id, c.name.substr(1), c.host_config, endpoints, exposed ? *exposed : Json(),
         [this](const std::string& other) { return container_netns(other); });
     if (!attached) return fail(attached.error());
     if (auto st = internal::write_etc_files(c, net_mode == "host"); !st) return fail(st.error());

@@ -528,3 +528,14 @@ def test_connect_and_disconnect_a_running_container(d):
             if cid:
                 remove(d, cid)
         d.api("DELETE", "/networks/ctlt-join")
+
+
+def test_mac_address_and_generated_etc_files(d):
+    code, out, _ = sh(d, "cat /sys/class/net/eth0/address; hostname; cat /etc/hostname; grep -v '^#' /etc/hosts | tail -2",
+                      Hostname="ctlt-host", MacAddress="02:42:ac:99:00:07",
+                      HostConfig={"ExtraHosts": ["db.local:10.1.2.3"], "Dns": ["10.9.9.9"], "DnsSearch": ["corp.example"]})
+    lines = out.splitlines()
+    assert code == 0 and lines[0] == "02:42:ac:99:00:07" and lines[1] == lines[2] == "ctlt-host", out
+    assert "10.1.2.3\tdb.local" in out and out.rstrip().endswith("ctlt-host"), out
+    code, out, _ = sh(d, "cat /etc/resolv.conf", HostConfig={"Dns": ["10.9.9.9"], "DnsSearch": ["corp.example"]})
+    assert "nameserver 10.9.9.9" in out and "search corp.example" in out, out
