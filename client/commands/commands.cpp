@@ -7,6 +7,7 @@ std::span<const CommandGroup> command_groups() {
         {"system", add_system_commands},
         {"image", add_image_commands},
         {"volume", add_volume_commands},
+        {"network", add_network_commands},
         {"container", add_container_commands},
         {"container-data", add_container_data_commands},  // after "container": joins its group
     };

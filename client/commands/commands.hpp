@@ -23,7 +23,8 @@ std::span<const CommandGroup> command_groups();
 
 void add_system_commands(CLI::App& app, Context& ctx);  // version, info, events, system df|info|events
 void add_image_commands(CLI::App& app, Context& ctx);   // pull, push, images, rmi, tag, image *, inspect, login, ...
-void add_volume_commands(CLI::App& app, Context& ctx);  // volume create|ls|inspect|rm|prune
+void add_volume_commands(CLI::App& app, Context& ctx);
+void add_network_commands(CLI::App& app, Context& ctx);  // network create|ls|inspect|rm|prune|connect|disconnect, port  // volume create|ls|inspect|rm|prune
 void add_container_commands(CLI::App& app, Context& ctx);  // run, create, ps, exec, logs, ..., container *
 void add_container_data_commands(CLI::App& app, Context& ctx);  // cp, stats, export, diff, commit (+ container *)
 
