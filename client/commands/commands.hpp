@@ -21,6 +21,15 @@ struct CommandGroup {
 // Every group, in the order `ctl --help` lists their commands.
 std::span<const CommandGroup> command_groups();
 
+// Shared by the groups' prune and inspect commands.
+// Prints `warning` and docker's "Are you sure you want to continue? [y/N]"; true for "y"/"Y"
+// (surrounding blanks ignored, as docker's prompt does).
+bool confirm(Context& ctx, const std::string& warning);
+// GET <path_prefix><name> for each name, printed as a JSON array, one `json` line each, or through
+// the --format template; a missing object is reported and the exit code becomes 125.
+Status inspect_objects(Context& ctx, const std::string& path_prefix, const std::vector<std::string>& names,
+                       const std::string& format);
+
 void add_system_commands(CLI::App& app, Context& ctx);  // version, info, events, system df|info|events
 void add_image_commands(CLI::App& app, Context& ctx);   // pull, push, images, rmi, tag, image *, inspect, login, ...
 void add_volume_commands(CLI::App& app, Context& ctx);

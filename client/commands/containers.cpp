@@ -482,14 +482,7 @@ struct PruneOptions {
 };
 
 Status prune(Context& ctx, const PruneOptions& o) {
-    if (!o.force) {
-        ctx.out() << "WARNING! This will remove all stopped containers.\n"
-                  << "Are you sure you want to continue? [y/N] " << std::flush;
-        std::string answer;
-        std::getline(std::cin, answer);
-        answer = trim(answer);
-        if (answer != "y" && answer != "Y") return ok();
-    }
+    if (!o.force && !confirm(ctx, "WARNING! This will remove all stopped containers.\n")) return ok();
     Query q;
     CTL_ASSIGN_OR_RETURN(auto filters_text, filters_json(o.filters));
     if (!filters_text.empty()) q.emplace_back("filters", filters_text);

@@ -400,14 +400,9 @@ Status logout(Context& ctx, const std::string& server_arg) {
 }
 
 Status prune(Context& ctx, bool all, bool force, const std::vector<std::string>& filters_in) {
-    if (!force) {
-        ctx.out() << (all ? "WARNING! This will remove all images without at least one container associated to them.\n"
-                          : "WARNING! This will remove all dangling images.\n")
-                  << "Are you sure you want to continue? [y/N] " << std::flush;
-        std::string answer;
-        std::getline(std::cin, answer);
-        if (answer != "y" && answer != "Y") return ok();
-    }
+    const char* warning = all ? "WARNING! This will remove all images without at least one container associated to them.\n"
+                              : "WARNING! This will remove all dangling images.\n";
+    if (!force && !confirm(ctx, warning)) return ok();
     auto filters = filters_in;
     if (all) filters.push_back("dangling=false");
     Query q;

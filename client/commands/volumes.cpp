@@ -112,34 +112,7 @@ Status list(Context& ctx, const ListOptions& o) {
     return ok();
 }
 
-Status inspect(Context& ctx, const InspectOptions& o) {
-    std::optional<Template> tmpl;
-    if (!o.format.empty() && o.format != "json") {
-        CTL_ASSIGN_OR_RETURN(auto t, Template::parse(o.format));
-        tmpl = std::move(t);
-    }
-    Json found = Json::array();
-    bool failed = false;
-    for (const auto& name : o.names) {
-        auto doc = ctx.get_json("/volumes/" + name);
-        if (!doc) {
-            ctx.report(doc.error());
-            failed = true;
-            continue;
-        }
-        if (o.format == "json") {
-            ctx.out() << to_line(*doc) << "\n";
-        } else if (tmpl) {
-            CTL_ASSIGN_OR_RETURN(auto text, tmpl->render(*doc));
-            ctx.out() << text << "\n";
-        } else {
-            found.push_back(*doc);
-        }
-    }
-    if (o.format.empty()) ctx.out() << found.dump(4, ' ', false, Json::error_handler_t::replace) << "\n";
-    if (failed) ctx.set_exit_code(kExitError);
-    return ok();
-}
+Status inspect(Context& ctx, const InspectOptions& o) { return inspect_objects(ctx, "/volumes/", o.names, o.format); }
 
 Status remove(Context& ctx, const RemoveOptions& o) {
     for (const auto& name : o.names) {
@@ -156,14 +129,7 @@ Status remove(Context& ctx, const RemoveOptions& o) {
 }
 
 Status prune(Context& ctx, const PruneOptions& o) {
-    if (!o.force) {
-        ctx.out() << "WARNING! This will remove all local volumes not used by at least one container.\n"
-                  << "Are you sure you want to continue? [y/N] " << std::flush;
-        std::string answer;
-        std::getline(std::cin, answer);
-        answer = trim(answer);
-        if (answer != "y" && answer != "Y") return ok();
-    }
+    if (!o.force && !confirm(ctx, "WARNING! This will remove all local volumes not used by at least one container.\n")) return ok();
     Query q;
     CTL_ASSIGN_OR_RETURN(auto filters_text, filters_json(o.filters));
     if (!filters_text.empty()) q.emplace_back("filters", filters_text);
