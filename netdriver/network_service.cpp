@@ -153,11 +153,19 @@ void NetworkService::emit(const std::string& action, const Network& n, std::map<
 }
 
 Status NetworkService::save_network_locked(const Network& n) {
+    networks_cached_ = false;
     return store_.execute("INSERT OR REPLACE INTO networks (id, name, record) VALUES (?, ?, ?)",
                           {n.id, n.name, n.to_record().dump()});
 }
 
+Status NetworkService::delete_network_locked(const std::string& id) {
+    networks_cached_ = false;
+    return store_.execute("DELETE FROM networks WHERE id = ?", {id});
+}
+
 std::vector<NetworkService::Network> NetworkService::all_locked() {
+    // Every inspect and every `ps` row looks networks up: parse the table once per change.
+    if (networks_cached_) return networks_cache_;
     std::vector<Network> out;
     auto rows = store_.query("SELECT record FROM networks ORDER BY name");
     if (!rows) return out;
@@ -165,6 +173,8 @@ std::vector<NetworkService::Network> NetworkService::all_locked() {
         auto j = parse_json(as_string(row[0]));
         if (j) out.push_back(Network::from_record(*j));
     }
+    networks_cache_ = out;
+    networks_cached_ = true;
     return out;
 }
 
@@ -735,7 +745,7 @@ Result<Json> NetworkService::create_network(const Json& body) {
     if (auto st = ensure_bridge(n); !st) {
         if (auto nl = Netlink::open()) (void)nl->delete_link(n.bridge);
         (void)firewall_.drop_forwarding(n.bridge);
-        (void)store_.execute("DELETE FROM networks WHERE id = ?", {n.id});
+        (void)delete_network_locked(n.id);
         return st.error();
     }
     if (auto st = refresh_firewall_locked(); !st) log::warn("network {}: firewall: {}", n.name, st.error().message);
@@ -827,7 +837,7 @@ Status NetworkService::remove_network(const std::string& key) {
         return make_error(Errc::Conflict, "error while removing network: network " + n.name + " id " + n.id +
                                               " has active endpoints");
     }
-    CTL_TRY(store_.execute("DELETE FROM networks WHERE id = ?", {n.id}));
+    CTL_TRY(delete_network_locked(n.id));
     if (auto nl = Netlink::open()) (void)nl->delete_link(n.bridge);
     (void)firewall_.drop_forwarding(n.bridge);
     (void)refresh_firewall_locked();

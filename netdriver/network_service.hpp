@@ -101,6 +101,7 @@ private:
     Status ensure_bridge(const Network& n);
     Status refresh_firewall_locked();
     Status save_network_locked(const Network& n);
+    Status delete_network_locked(const std::string& id);
     void emit(const std::string& action, const Network& n, std::map<std::string, std::string> attrs = {});
     Result<std::vector<PublishedPort>> publish_ports(const std::string& container_id, const Json& host_config,
                                                      const Json& exposed, uint32_t container_ip,
@@ -119,6 +120,8 @@ private:
     std::map<std::string, std::vector<sys::UniqueFd>> port_holders_;  // container id -> bound sockets
     std::unique_ptr<DnsServer> dns_;
     ContainerLookup containers_;
+    std::vector<Network> networks_cache_;  // all_locked()'s answer while networks_cached_
+    bool networks_cached_ = false;
     // The embedded DNS server's view: addresses of `name` on the user networks of container_id.
     std::vector<uint32_t> resolve(const std::string& container_id, const std::string& name);
 };

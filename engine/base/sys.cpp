@@ -54,22 +54,47 @@ Status write_all(int fd, std::string_view data) {
     return ok();
 }
 
-Status write_file_atomic(const std::string& path, std::string_view data, int mode) {
+namespace {
+
+Status write_file(const std::string& path, std::string_view data, int mode, bool sync) {
+    UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode));
+    if (!fd.valid()) return sys_error("create " + path);
+    if (auto st = write_all(fd.get(), data); !st) return with_context(std::move(st).error(), path);
+    if (sync && ::fsync(fd.get()) != 0) return sys_error("fsync " + path);
+    return ok();
+}
+
+Status replace_file(const std::string& path, std::string_view data, int mode, bool durable) {
     std::string tmp = path + ".tmp";
-    UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode));
-    if (!fd.valid()) return sys_error("create " + tmp);
-    if (auto st = write_all(fd.get(), data); !st) return with_context(std::move(st).error(), tmp);
-    if (::fsync(fd.get()) != 0) return sys_error("fsync " + tmp);
-    fd.reset();
+    if (auto st = write_file(tmp, data, mode, durable); !st) {
+        ::unlink(tmp.c_str());
+        return st;
+    }
     if (::rename(tmp.c_str(), path.c_str()) != 0) {
         int err = errno;
         ::unlink(tmp.c_str());
         return sys_error("rename " + path, err);
     }
-    std::string dir = std::filesystem::path(path).parent_path().string();
-    UniqueFd dfd(::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (dfd.valid()) ::fsync(dfd.get());
+    if (durable) {
+        std::string dir = std::filesystem::path(path).parent_path().string();
+        UniqueFd dfd(::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+        if (dfd.valid()) ::fsync(dfd.get());
+    }
     return ok();
+}
+
+}  // namespace
+
+Status write_file_atomic(const std::string& path, std::string_view data, int mode) {
+    return replace_file(path, data, mode, true);
+}
+
+Status write_file_replace(const std::string& path, std::string_view data, int mode) {
+    return replace_file(path, data, mode, false);
+}
+
+Status write_file_synced(const std::string& path, std::string_view data, int mode) {
+    return write_file(path, data, mode, true);
 }
 
 Status mkdir_all(const std::string& path, int mode) {

@@ -33,6 +33,13 @@ private:
 Result<std::string> read_file(const std::string& path);
 // Writes via temp file + fsync + rename + fsync of the directory, so readers see old or new.
 Status write_file_atomic(const std::string& path, std::string_view data, int mode = 0644);
+// Temp file + rename without any fsync: readers still see old or new, but a power cut may lose
+// it. For files rebuilt at every container start and for state under the exec root (a tmpfs on
+// most hosts, meaningless after a reboot); each fsync costs a container start milliseconds.
+Status write_file_replace(const std::string& path, std::string_view data, int mode = 0644);
+// Creates (or truncates) path in place and fsyncs it: for files written into a temp directory
+// that is fsynced and renamed into place as a whole, where a per-file rename buys nothing.
+Status write_file_synced(const std::string& path, std::string_view data, int mode = 0644);
 Status mkdir_all(const std::string& path, int mode = 0755);
 // Removes a tree; missing is fine. Does not cross mount points it cannot remove.
 Status remove_all(const std::string& path);

@@ -193,6 +193,12 @@ const runtime::RuntimeInfo* ContainerService::runtime_info(const std::string& na
     return nullptr;
 }
 
+void ContainerService::add_shim_runtime_args(std::vector<std::string>& argv, const runtime::RuntimeInfo& info) const {
+    argv.insert(argv.end(), {"--runtime", info.path, "--runtime-root", options_.exec_root + "/runtime/" + info.name});
+    if (info.exec_fd >= 0) argv.insert(argv.end(), {"--runtime-fd", std::to_string(info.exec_fd)});
+    if (info.needs_private_cgroup_mount) argv.push_back("--private-cgroup-mount");
+}
+
 std::unique_ptr<runtime::Runtime> ContainerService::runtime_for(const Container& c) const {
     const auto* info = runtime_info(c.runtime);
     if (!info) return nullptr;
@@ -326,7 +332,7 @@ Result<Json> ContainerService::create_container(const std::string& requested_nam
     }
     Status made = [&]() -> Status {
         CTL_TRY(sys::mkdir_all(dir, 0710));
-        CTL_TRY(sys::write_file_atomic(c.log_path, ""));
+        CTL_TRY(sys::write_file_replace(c.log_path, ""));
         return persist(c);
     }();
     if (!made) {
@@ -362,9 +368,7 @@ Json ContainerService::inspect_json(const Container& c, bool size) {
                   {"FinishedAt", c.state.finished_at}};
     if (c.state.health.is_object()) state["Health"] = c.state.health;
     std::string net_mode = string_or(c.host_config, "NetworkMode", "default");
-    const Json* exposed = find_ci(c.config, "ExposedPorts");
-    Json network_settings = networks_.settings(c.id, net_mode, c.networking, exposed ? *exposed : Json());
-    if (net_mode == "host") network_settings["Ports"] = Json::object();
+    Json network_settings = network_settings_of(c);
     Json out = {{"Id", c.id},
                 {"Created", c.created},
                 {"Path", c.path},
@@ -400,12 +404,21 @@ void ContainerService::add_sizes(Json& out, const Container& c) {
     out["SizeRootFs"] = (rw ? *rw : 0) + (image ? image->size : 0);
 }
 
+Json ContainerService::network_settings_of(const Container& c) {
+    std::string net_mode = string_or(c.host_config, "NetworkMode", "default");
+    const Json* exposed = find_ci(c.config, "ExposedPorts");
+    Json settings = networks_.settings(c.id, net_mode, c.networking, exposed ? *exposed : Json());
+    if (net_mode == "host") settings["Ports"] = Json::object();
+    return settings;
+}
+
 Json ContainerService::summary_json(const Container& c, bool size) {
     std::string net_mode = string_or(c.host_config, "NetworkMode", "default");
-    Json inspect = inspect_json(c, false);
+    // Only the network part of inspect: building all of it for every row made `ps` slow.
+    Json network_settings = network_settings_of(c);
     // docker ps's port list: one entry per binding, and exposed ports without one.
     Json ports = Json::array();
-    const Json& port_map = inspect["NetworkSettings"]["Ports"];
+    const Json& port_map = network_settings["Ports"];
     for (auto it = port_map.begin(); port_map.is_object() && it != port_map.end(); ++it) {
         auto slash = it.key().find('/');
         int private_port = std::atoi(it.key().substr(0, slash).c_str());
@@ -432,7 +445,7 @@ Json ContainerService::summary_json(const Container& c, bool size) {
                 {"State", c.state.status},
                 {"Status", c.status_text(now_unix_nanos() / 1000000000)},
                 {"HostConfig", {{"NetworkMode", net_mode}}},
-                {"NetworkSettings", {{"Networks", inspect["NetworkSettings"]["Networks"]}}},
+                {"NetworkSettings", {{"Networks", std::move(network_settings["Networks"])}}},
                 {"Mounts", c.mounts}};
     if (size) add_sizes(out, c);
     return out;

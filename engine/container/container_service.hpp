@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -117,6 +118,8 @@ private:
         bool removed = false;
         bool busy = false;        // a start/stop/remove is in progress (others wait)
         int restart_attempts = 0; // since the last successful run of 10 s
+        int exit_wd = -1;         // inotify watch on the running state dir (exit.json = the exit)
+        int draining_shim = 0;    // the last run's shim, maybe still deleting the runtime's state
         std::vector<std::string> exec_ids;
     };
     struct Exec {
@@ -144,13 +147,26 @@ private:
     std::string state_dir(const std::string& id) const;      // in exec_root
     const runtime::RuntimeInfo* runtime_info(const std::string& name) const;
     std::unique_ptr<runtime::Runtime> runtime_for(const Container& c) const;
+    // ctl-shim's runtime flags (--runtime, --runtime-root, --runtime-fd, --private-cgroup-mount);
+    // a --runtime-fd must be kept open in the shim's launch (run_and_wait's keep_fd).
+    void add_shim_runtime_args(std::vector<std::string>& argv, const runtime::RuntimeInfo& info) const;
 
     // Start with e.mu held (unlocked around slow parts is not needed: per-container lock).
     Status start_locked(Entry& e);
     Status stop_locked(std::unique_lock<std::mutex>& lock, Entry& e, int64_t timeout, int signal);
     Status kill_locked(Entry& e, int signal);
-    // Called by the monitor when a shim exits.
-    void on_shim_exit(const std::string& id);
+    // The monitor learns of an exit twice: first exit.json lands in the state dir (inotify; the
+    // shim then still runs `runtime delete`, off the critical path), then the shim exits (pidfd,
+    // the fallback when exit.json never comes). Each handles the exit only if it belongs to the
+    // run in progress: the same shim pid, the same inotify watch.
+    void on_shim_exit(const std::string& id, int shim_pid);
+    void on_exit_file(int wd);
+    void drain_inotify();  // reads the pending inotify events (monitor thread)
+    void handle_exit(const std::string& id, const std::function<bool(const Entry&)>& is_current);
+    // Adds the inotify watch for exit.json on a state dir; -1 when inotify refused.
+    int watch_exit_file(const std::string& id, const std::string& state_dir);
+    // A new run reuses the id in the runtime: the previous shim must have finished its delete.
+    void wait_for_draining_shim(Entry& e);
     void finish_exit(Entry& e, bool from_stop);
     void schedule_restart(const std::string& id, int64_t delay_ms);
     Status remove_locked(std::unique_lock<std::mutex>& lock, std::shared_ptr<Entry> e, bool force, bool remove_volumes);
@@ -172,6 +188,8 @@ private:
 
     Json inspect_json(const Container& c, bool size);
     void add_sizes(Json& out, const Container& c);
+    // NetworkSettings as inspect shows it (ports and networks from the network service).
+    Json network_settings_of(const Container& c);
     Json summary_json(const Container& c, bool size);
     bool matches(const Container& c, const Filters& filters);
 
@@ -200,7 +218,9 @@ private:
     int epoll_fd_ = -1;
     int wake_fd_ = -1;
     std::mutex watch_mu_;
-    std::map<int, std::string> watched_;  // pidfd -> "c:<id>" or "e:<exec id>"
+    std::map<int, std::string> watched_;  // pidfd -> "c:<id>:<shim pid>" or "e:<exec id>"
+    int inotify_fd_ = -1;
+    std::map<int, std::string> exit_watches_;  // inotify wd -> container id (under watch_mu_)
     std::thread monitor_;
     std::atomic<bool> stopping_{false};
     std::mutex timers_mu_;

@@ -66,14 +66,13 @@ ContainerService::ProbeResult ContainerService::run_probe(const Container& c, co
     auto process = spec::build_exec_process(in, Json{{"Cmd", cmd}, {"AttachStdout", true}, {"AttachStderr", true}});
     (void)driver_.unmount(c.rw_layer);
     if (!process) return fail(process.error().message);
-    if (!sys::mkdir_all(dir, 0700) || !sys::write_file_atomic(dir + "/process.json", process->dump())) {
+    if (!sys::mkdir_all(dir, 0700) || !sys::write_file_replace(dir + "/process.json", process->dump())) {
         return fail("cannot write the probe's process");
     }
     std::vector<std::string> argv = {options_.shim_binary, "exec", "--id", c.id, "--exec-id", id, "--process",
-                                     dir + "/process.json", "--state-dir", dir, "--runtime", info->path,
-                                     "--runtime-root", options_.exec_root + "/runtime/" + info->name};
-    if (info->needs_private_cgroup_mount) argv.push_back("--private-cgroup-mount");
-    auto started = runtime::run_command(argv, "", 30000, false);
+                                     dir + "/process.json", "--state-dir", dir};
+    add_shim_runtime_args(argv, *info);
+    auto started = runtime::run_command(argv, "", 30000, false, -1, info->exec_fd);
     if (!started || started->exit_code != 0) {
         std::string why = sys::read_file(dir + "/start-error").value_or("probe failed to start");
         (void)sys::remove_all(dir);

@@ -357,16 +357,15 @@ Status ContainerService::start_exec_detached(const std::string& exec_id, const J
     if (!process) return process.error();
     x->process = *process;
     CTL_TRY(sys::mkdir_all(x->state_dir, 0700));
-    CTL_TRY(sys::write_file_atomic(x->state_dir + "/process.json", process->dump()));
+    CTL_TRY(sys::write_file_replace(x->state_dir + "/process.json", process->dump()));
     const auto* info = runtime_info(c.runtime);
     if (!info) return make_error(Errc::Internal, "no runtime for container");
     std::vector<std::string> argv = {options_.shim_binary, "exec", "--id", c.id, "--exec-id", x->id,
-                                     "--process", x->state_dir + "/process.json", "--state-dir", x->state_dir,
-                                     "--runtime", info->path, "--runtime-root", options_.exec_root + "/runtime/" + info->name};
-    if (info->needs_private_cgroup_mount) argv.push_back("--private-cgroup-mount");
+                                     "--process", x->state_dir + "/process.json", "--state-dir", x->state_dir};
+    add_shim_runtime_args(argv, *info);
     if (bool_or(x->config, "Tty", false)) argv.push_back("--tty");
     if (bool_or(x->config, "AttachStdin", false)) argv.push_back("--stdin");
-    const int rc = internal::run_and_wait(argv);
+    const int rc = internal::run_and_wait(argv, info->exec_fd);
     if (rc != 0) {
         std::string why = sys::read_file(x->state_dir + "/start-error").value_or("exec failed");
         x->exit_code = why.find("not found") != std::string::npos || why.find("no such file") != std::string::npos ? 127 : 126;

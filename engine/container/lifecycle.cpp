@@ -1,9 +1,11 @@
-// Start, stop, kill, pause, wait; exits observed through the shims' pidfds; restart policies;
-// live restore at init.
+// Start, stop, kill, pause, wait; exits observed through exit.json (inotify) and the shims'
+// pidfds; restart policies; live restore at init.
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/inotify.h>
+#include <poll.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -81,6 +83,14 @@ Status ContainerService::init() {
     ev.events = EPOLLIN;
     ev.data.fd = wake_fd_;
     ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &ev);
+    // Without inotify exits are still seen, later: when the shim is done deleting.
+    inotify_fd_ = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    if (inotify_fd_ >= 0) {
+        ev.data.fd = inotify_fd_;
+        ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, inotify_fd_, &ev);
+    } else {
+        log::warn("inotify: {}; container exits are noticed only when their monitor exits", std::strerror(errno));
+    }
     monitor_ = std::thread([this] { monitor_loop(); });
 
     CTL_ASSIGN_OR_RETURN(auto rows, store_.query("SELECT record FROM containers"));
@@ -105,7 +115,13 @@ Status ContainerService::init() {
             }
             if (shim_alive(e->c.state.shim_pid, e->c.id)) {
                 log::info("container {}: still running (pid {}), watching it again", e->c.short_id(), e->c.state.pid);
-                watch("c:" + e->c.id, e->c.state.shim_pid);
+                e->exit_wd = watch_exit_file(e->c.id, state_dir(e->c.id));
+                watch("c:" + e->c.id + ":" + std::to_string(e->c.state.shim_pid), e->c.state.shim_pid);
+                // Exited between our last look and the watch: exit.json is there already.
+                if (sys::exists(state_dir(e->c.id) + "/exit.json")) {
+                    const int wd = e->exit_wd;
+                    std::thread([this, wd] { on_exit_file(wd); }).detach();
+                }
             } else {
                 log::info("container {}: exited while ctld was away", e->c.short_id());
                 finish_exit(*e, false);
@@ -155,9 +171,11 @@ void ContainerService::shutdown() {
     for (auto& [id, e] : entries_) e->cv.notify_all();
     for (auto& [fd, key] : watched_) ::close(fd);
     watched_.clear();
+    exit_watches_.clear();
     if (epoll_fd_ >= 0) ::close(epoll_fd_);
     if (wake_fd_ >= 0) ::close(wake_fd_);
-    epoll_fd_ = wake_fd_ = -1;
+    if (inotify_fd_ >= 0) ::close(inotify_fd_);
+    epoll_fd_ = wake_fd_ = inotify_fd_ = -1;
 }
 
 Result<net::ContainerRef> ContainerService::network_ref(const std::string& name_or_id) {
@@ -213,12 +231,75 @@ std::vector<std::string> ContainerService::mounted_layers() {
     return layers;
 }
 
+namespace {
+
+// "c:<id>:<shim pid>" -> {id, pid}
+std::pair<std::string, int> parse_container_key(const std::string& key) {
+    const auto colon = key.rfind(':');
+    return {key.substr(2, colon - 2), std::atoi(key.c_str() + colon + 1)};
+}
+
+}  // namespace
+
+int ContainerService::watch_exit_file(const std::string& id, const std::string& dir) {
+    if (inotify_fd_ < 0) return -1;
+    // The shim writes exit.json.tmp and renames it: IN_MOVED_TO is the finished file.
+    int wd = ::inotify_add_watch(inotify_fd_, dir.c_str(), IN_MOVED_TO | IN_ONLYDIR);
+    if (wd < 0) return -1;
+    std::lock_guard lock(watch_mu_);
+    exit_watches_[wd] = id;
+    return wd;
+}
+
+void ContainerService::on_exit_file(int wd) {
+    std::string id;
+    {
+        std::lock_guard lock(watch_mu_);
+        auto it = exit_watches_.find(wd);
+        if (it == exit_watches_.end()) return;
+        id = it->second;
+    }
+    handle_exit(id, [wd](const Entry& e) { return e.exit_wd == wd; });
+}
+
+void ContainerService::drain_inotify() {
+    alignas(inotify_event) char buf[4096];
+    for (;;) {
+        ssize_t n = ::read(inotify_fd_, buf, sizeof buf);
+        if (n <= 0) return;
+        for (char* p = buf; p < buf + n;) {
+            auto* ev = reinterpret_cast<inotify_event*>(p);
+            p += sizeof(inotify_event) + ev->len;
+            if (ev->mask & IN_IGNORED) {  // the state dir is gone
+                std::lock_guard lock(watch_mu_);
+                exit_watches_.erase(ev->wd);
+            } else if (ev->len > 0 && std::strcmp(ev->name, "exit.json") == 0) {
+                on_exit_file(ev->wd);
+            }
+        }
+    }
+}
+
+void ContainerService::wait_for_draining_shim(Entry& e) {
+    const int pid = std::exchange(e.draining_shim, 0);
+    if (pid <= 0 || !shim_alive(pid, e.c.id)) return;
+    int fd = pidfd_open(pid);
+    if (fd < 0) return;
+    pollfd p{fd, POLLIN, 0};
+    // `runtime delete` takes milliseconds; a shim stuck far longer is reported by the start.
+    if (::poll(&p, 1, runtime::Runtime::kTimeoutMs) == 0) log::warn("container {}: its last monitor is still running", e.c.short_id());
+    ::close(fd);
+}
+
 void ContainerService::watch(const std::string& key, int shim_pid) {
     int fd = pidfd_open(shim_pid);
     if (fd < 0) {
         // Already gone: handle it as an exit right away (on the monitor's terms: a thread).
         std::thread([this, key] {
-            if (starts_with(key, "c:")) on_shim_exit(key.substr(2));
+            if (starts_with(key, "c:")) {
+                auto [id, pid] = parse_container_key(key);
+                on_shim_exit(id, pid);
+            }
         }).detach();
         return;
     }
@@ -237,6 +318,10 @@ void ContainerService::monitor_loop() {
         for (int i = 0; i < n; ++i) {
             int fd = events[i].data.fd;
             if (fd == wake_fd_) continue;
+            if (fd == inotify_fd_) {
+                drain_inotify();
+                continue;
+            }
             std::string key;
             {
                 std::lock_guard lock(watch_mu_);
@@ -249,7 +334,8 @@ void ContainerService::monitor_loop() {
             ::close(fd);
             if (stopping_) break;
             if (starts_with(key, "c:")) {
-                on_shim_exit(key.substr(2));
+                auto [id, pid] = parse_container_key(key);
+                on_shim_exit(id, pid);
             } else if (starts_with(key, "e:")) {
                 std::shared_ptr<Exec> x;
                 {
@@ -292,6 +378,7 @@ Status ContainerService::start_container(const std::string& name) {
 
 Status ContainerService::start_locked(Entry& e) {
     Container& c = e.c;
+    wait_for_draining_shim(e);
     auto rt = runtime_for(c);
     const runtime::RuntimeInfo* info = runtime_info(c.runtime);
     if (!rt || !info) return make_error(Errc::InvalidArgument, "unknown or invalid runtime name: " + c.runtime);
@@ -343,15 +430,17 @@ Status ContainerService::start_locked(Entry& e) {
             resolv += "\n";
         }
         resolv += "options ndots:0\n";
-        if (auto st = sys::write_file_atomic(c.resolv_conf_path, resolv); !st) return fail(st.error());
+        if (auto st = sys::write_file_replace(c.resolv_conf_path, resolv); !st) return fail(st.error());
     }
     if (!attached->primary_ip.empty()) {
         // Docker's own line for the container: its address with its hostname.
         auto hosts = sys::read_file(c.hosts_path).value_or("");
         hosts += attached->primary_ip + "\t" + string_or(c.config, "Hostname", c.short_id()) + "\n";
-        if (auto st = sys::write_file_atomic(c.hosts_path, hosts); !st) return fail(st.error());
+        if (auto st = sys::write_file_replace(c.hosts_path, hosts); !st) return fail(st.error());
     }
     if (auto st = sys::mkdir_all(sdir, 0700); !st) return fail(st.error());
+    // Before the launch: a process quicker than the next lines must not exit unseen.
+    e.exit_wd = watch_exit_file(c.id, sdir);
 
     // Volumes get the image's content at their path on first use (Docker's copy-up).
     for (const auto& step : c.mount_plan) {
@@ -405,7 +494,7 @@ Status ContainerService::start_locked(Entry& e) {
     if (sys::exists("/usr/bin/tini-static")) in.init_path = "/usr/bin/tini-static";  // --init
     auto spec = spec::build_spec(in);
     if (!spec) return fail(spec.error());
-    if (auto st = sys::write_file_atomic(sdir + "/config.json", spec->dump()); !st) return fail(st.error());
+    if (auto st = sys::write_file_replace(sdir + "/config.json", spec->dump()); !st) return fail(st.error());
 
     // The log options Docker accepts for json-file.
     std::string max_size = "-1", max_file = "1";
@@ -415,9 +504,8 @@ Status ContainerService::start_locked(Entry& e) {
         max_file = string_or(log_opts, "max-file", max_file);
     }
     std::vector<std::string> argv = {options_.shim_binary, "run", "--id", c.id, "--bundle", sdir, "--state-dir", sdir,
-                                     "--runtime", info->path, "--runtime-root", options_.exec_root + "/runtime/" + info->name,
                                      "--log-path", c.log_path};
-    if (info->needs_private_cgroup_mount) argv.push_back("--private-cgroup-mount");
+    add_shim_runtime_args(argv, *info);
     if (max_size != "-1") {
         auto bytes = internal::parse_size(max_size);
         if (!bytes) return fail(bytes.error());
@@ -427,7 +515,7 @@ Status ContainerService::start_locked(Entry& e) {
     if (bool_or(c.config, "OpenStdin", false)) argv.push_back("--stdin");
     // Taken before the launch: a process quicker than our bookkeeping must not finish before it started.
     const int64_t launched_ns = now_unix_nanos();
-    int rc = internal::run_and_wait(argv);
+    int rc = internal::run_and_wait(argv, info->exec_fd);
     if (rc != 0) {
         std::string why = sys::read_file(sdir + "/start-error").value_or("ctl-shim exited with " + std::to_string(rc));
         return fail(make_error(Errc::Internal, start_error_message(why)));
@@ -446,7 +534,7 @@ Status ContainerService::start_locked(Entry& e) {
     c.has_been_started = true;
     start_health_monitor(e);
     (void)persist(c);
-    watch("c:" + c.id, c.state.shim_pid);
+    watch("c:" + c.id + ":" + std::to_string(c.state.shim_pid), c.state.shim_pid);
     e.starts++;
     e.busy = false;
     e.cv.notify_all();
@@ -456,7 +544,11 @@ Status ContainerService::start_locked(Entry& e) {
 
 // ---- exits and restarts -----------------------------------------------------------------------
 
-void ContainerService::on_shim_exit(const std::string& id) {
+void ContainerService::on_shim_exit(const std::string& id, int shim_pid) {
+    handle_exit(id, [shim_pid](const Entry& e) { return e.c.state.shim_pid == shim_pid; });
+}
+
+void ContainerService::handle_exit(const std::string& id, const std::function<bool(const Entry&)>& is_current) {
     std::shared_ptr<Entry> e;
     {
         std::lock_guard lock(mu_);
@@ -468,7 +560,7 @@ void ContainerService::on_shim_exit(const std::string& id) {
     int64_t restart_delay = -1;
     {
         std::unique_lock lock(e->mu);
-        if (!e->c.state.running) return;
+        if (!e->c.state.running || !is_current(*e)) return;
         finish_exit(*e, false);
         const Json& policy = e->c.host_config["RestartPolicy"];
         std::string name = string_or(policy, "Name", "no");
@@ -514,6 +606,8 @@ void ContainerService::finish_exit(Entry& e, bool from_stop) {
     c.state.running = false;
     c.state.paused = false;
     c.state.pid = 0;
+    e.draining_shim = c.state.shim_pid;
+    e.exit_wd = -1;
     c.state.shim_pid = 0;
     c.state.status = "exited";
     // A shim that wrote exit.json has already deleted the runtime's state: skip one runtime launch.

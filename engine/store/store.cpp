@@ -39,10 +39,18 @@ Error db_error(sqlite3* db, std::string_view what) {
     return make_error(Errc::Internal, msg);
 }
 
+// Readies a cached statement for its next use (and ends its read transaction) on every path.
 struct StmtGuard {
     sqlite3_stmt* stmt = nullptr;
-    ~StmtGuard() { sqlite3_finalize(stmt); }
+    ~StmtGuard() {
+        if (stmt) {
+            sqlite3_reset(stmt);
+            sqlite3_clear_bindings(stmt);
+        }
+    }
 };
+
+constexpr size_t kMaxCachedStatements = 128;  // our SQL is fixed text; this only bounds surprises
 
 Status bind_all(sqlite3* db, sqlite3_stmt* stmt, const std::vector<Value>& params) {
     for (size_t i = 0; i < params.size(); ++i) {
@@ -87,7 +95,24 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& path) {
 }
 
 Store::~Store() {
+    for (auto& [sql, stmt] : statements_) sqlite3_finalize(stmt);
     if (db_) sqlite3_close_v2(db_);
+}
+
+Result<sqlite3_stmt*> Store::prepared(std::string_view sql) {
+    if (auto it = statements_.find(std::string(sql)); it != statements_.end()) return it->second;
+    sqlite3_stmt* stmt = nullptr;
+    if (sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT, &stmt, nullptr) !=
+        SQLITE_OK) {
+        sqlite3_finalize(stmt);
+        return db_error(db_, "prepare");
+    }
+    if (statements_.size() >= kMaxCachedStatements) {
+        for (auto& [text, old] : statements_) sqlite3_finalize(old);
+        statements_.clear();
+    }
+    statements_.emplace(std::string(sql), stmt);
+    return stmt;
 }
 
 Status Store::exec_script(const char* sql) {
@@ -103,9 +128,7 @@ Status Store::exec_script(const char* sql) {
 Status Store::execute(std::string_view sql, const std::vector<Value>& params) {
     std::lock_guard lock(mutex_);
     StmtGuard g;
-    if (sqlite3_prepare_v2(db_, sql.data(), static_cast<int>(sql.size()), &g.stmt, nullptr) != SQLITE_OK) {
-        return db_error(db_, "prepare");
-    }
+    CTL_ASSIGN_OR_RETURN(g.stmt, prepared(sql));
     CTL_TRY(bind_all(db_, g.stmt, params));
     int rc;
     while ((rc = sqlite3_step(g.stmt)) == SQLITE_ROW) {
@@ -117,9 +140,7 @@ Status Store::execute(std::string_view sql, const std::vector<Value>& params) {
 Result<std::vector<Row>> Store::query(std::string_view sql, const std::vector<Value>& params) {
     std::lock_guard lock(mutex_);
     StmtGuard g;
-    if (sqlite3_prepare_v2(db_, sql.data(), static_cast<int>(sql.size()), &g.stmt, nullptr) != SQLITE_OK) {
-        return db_error(db_, "prepare");
-    }
+    CTL_ASSIGN_OR_RETURN(g.stmt, prepared(sql));
     CTL_TRY(bind_all(db_, g.stmt, params));
     std::vector<Row> rows;
     int rc;

@@ -9,12 +9,14 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <variant>
 #include <vector>
 
 #include "engine/base/result.hpp"
 
 struct sqlite3;
+struct sqlite3_stmt;
 
 namespace ctl::store {
 
@@ -57,8 +59,12 @@ private:
     Store() = default;
     Status exec_script(const char* sql);
     Status migrate();
+    // The prepared statement for sql, kept for reuse (preparing costs more than running most of
+    // our queries; `ps` runs one per container). Call with mutex_ held; reset after use.
+    Result<sqlite3_stmt*> prepared(std::string_view sql);
 
     sqlite3* db_ = nullptr;
+    std::unordered_map<std::string, sqlite3_stmt*> statements_;
     std::recursive_mutex mutex_;
     int tx_depth_ = 0;
     std::string path_;

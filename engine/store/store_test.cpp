@@ -57,6 +57,31 @@ TEST_SUITE("store") {
         CHECK(dup.error().code == Errc::AlreadyExists);
     }
 
+    TEST_CASE("reused statements start clean: fresh bindings, no rows left over, survive errors") {
+        TempDb db;
+        auto s = std::move(*Store::open(db.path()));
+        const char* insert = "INSERT INTO meta(key, value) VALUES(?, ?)";
+        const char* select = "SELECT value FROM meta WHERE key = ?";
+        REQUIRE(s->execute(insert, {std::string("a"), std::string("1")}));
+        REQUIRE(s->execute(insert, {std::string("b"), std::string("2")}));
+        CHECK_FALSE(s->execute(insert, {std::string("a"), std::string("again")}));  // failed step
+        REQUIRE(s->execute(insert, {std::string("c"), std::string("3")}));        // then fine
+        for (int round = 0; round < 3; ++round) {
+            auto a = s->query(select, {std::string("a")});
+            REQUIRE(a);
+            REQUIRE(a->size() == 1);
+            CHECK(as_string((*a)[0][0]) == "1");
+            auto none = s->query(select, {std::string("zzz")});
+            REQUIRE(none);
+            CHECK(none->empty());
+        }
+        // A schema change under a cached statement: SQLite re-prepares it.
+        REQUIRE(s->execute("CREATE TABLE extra (x INTEGER)"));
+        auto c = s->query(select, {std::string("c")});
+        REQUIRE(c);
+        CHECK(as_string((*c)[0][0]) == "3");
+    }
+
     TEST_CASE("a file that is not a database is refused with DataLoss") {
         TempDb db;
         FILE* f = fopen(db.path().c_str(), "w");

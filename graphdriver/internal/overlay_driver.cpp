@@ -204,10 +204,13 @@ Status OverlayDriver::create(const std::string& id, const std::string& parent, b
     CTL_TRY(make_dir(tmp + "/diff", 0755));
     CTL_TRY(make_dir(tmp + "/work", 0700));
     CTL_TRY(make_dir(tmp + "/merged", 0700));
-    CTL_TRY(sys::write_file_atomic(tmp + "/link", link, 0600));
-    CTL_TRY(sys::write_file_atomic(tmp + "/lower", lower, 0600));
-    CTL_TRY(sys::write_file_atomic(tmp + "/parent", parent, 0600));
-    if (rw) CTL_TRY(sys::write_file_atomic(tmp + "/rw", "", 0600));
+    // The temp dir is renamed into place as a whole: each file needs its data synced, not a
+    // rename of its own, and one fsync of the dir covers all the names.
+    CTL_TRY(sys::write_file_synced(tmp + "/link", link, 0600));
+    CTL_TRY(sys::write_file_synced(tmp + "/lower", lower, 0600));
+    CTL_TRY(sys::write_file_synced(tmp + "/parent", parent, 0600));
+    if (rw) CTL_TRY(sys::write_file_synced(tmp + "/rw", "", 0600));
+    CTL_TRY(sync_dir(tmp));
     if (::symlink(("../" + id + "/diff").c_str(), link_path.c_str()) != 0) return sys_error("symlink " + link_path);
     if (auto st = rename_noreplace(tmp, layer_dir(id)); !st) {
         if (st.error().code == Errc::AlreadyExists) return make_error(Errc::AlreadyExists, "layer " + id + " already exists");

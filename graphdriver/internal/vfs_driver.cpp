@@ -121,8 +121,10 @@ Status VfsDriver::create(const std::string& id, const std::string& parent, bool 
     });
 
     CTL_TRY(make_dir(meta_tmp, 0700));
-    CTL_TRY(sys::write_file_atomic(meta_tmp + "/parent", parent, 0600));
-    if (rw) CTL_TRY(sys::write_file_atomic(meta_tmp + "/rw", "", 0600));
+    // Renamed into place as a whole (see the overlay driver): data synced, one dir fsync.
+    CTL_TRY(sys::write_file_synced(meta_tmp + "/parent", parent, 0600));
+    if (rw) CTL_TRY(sys::write_file_synced(meta_tmp + "/rw", "", 0600));
+    CTL_TRY(sync_dir(meta_tmp));
     // A stale meta entry (crash between meta and dir) would block the rename: it has no dir.
     (void)remove_tree(meta_of(id));
     CTL_TRY(rename_noreplace(meta_tmp, meta_of(id)));

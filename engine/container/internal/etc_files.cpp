@@ -71,7 +71,7 @@ Status write_etc_files(const Container& c, bool host_network) {
         auto host = sys::read_file("/etc/hostname");
         if (host) hostname = trim(*host);
     }
-    CTL_TRY(sys::write_file_atomic(c.hostname_path, hostname + "\n"));
+    CTL_TRY(sys::write_file_replace(c.hostname_path, hostname + "\n"));
 
     std::string hosts;
     if (host_network) {
@@ -87,10 +87,10 @@ Status write_etc_files(const Container& c, bool host_network) {
         if (ip == "host-gateway") ip = "127.0.0.1";  // replaced by the bridge gateway once networks exist
         hosts += ip + "\t" + name + "\n";
     }
-    CTL_TRY(sys::write_file_atomic(c.hosts_path, hosts));
+    CTL_TRY(sys::write_file_replace(c.hosts_path, hosts));
 
     std::string host_resolv = sys::read_file("/etc/resolv.conf").value_or("");
-    CTL_TRY(sys::write_file_atomic(
+    CTL_TRY(sys::write_file_replace(
         c.resolv_conf_path,
         container_resolv_conf(host_resolv, strings_of(c.host_config, "Dns"), strings_of(c.host_config, "DnsSearch"),
                               strings_of(c.host_config, "DnsOptions"), host_network)));

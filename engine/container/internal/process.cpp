@@ -8,7 +8,7 @@
 
 namespace ctl::container::internal {
 
-int run_and_wait(const std::vector<std::string>& argv) {
+int run_and_wait(const std::vector<std::string>& argv, int keep_fd) {
     // Built before the fork: the child only calls async-signal-safe functions.
     std::vector<char*> args;
     for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
@@ -22,6 +22,7 @@ int run_and_wait(const std::vector<std::string>& argv) {
             ::dup2(devnull, 1);
             ::dup2(devnull, 2);
         }
+        if (keep_fd >= 0) ::fcntl(keep_fd, F_SETFD, 0);  // in the child's fd table only
         ::execv(args[0], args.data());
         _exit(127);
     }

@@ -5,13 +5,16 @@
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
@@ -53,6 +56,31 @@ bool contains(const std::string& text, std::string_view part) { return text.find
 
 // ---- host facts and process helpers --------------------------------------------------------------
 
+namespace {
+constexpr int kExecSeals = F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE;
+}
+
+Result<int> make_sealed_copy(const std::string& path) {
+    UniqueFd src(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!src.valid()) return sys_error("open " + path);
+    struct stat st {};
+    if (::fstat(src.get(), &st) != 0) return sys_error("stat " + path);
+    const std::string name = "ctld:" + fs::path(path).filename().string();
+    UniqueFd copy(::memfd_create(name.c_str(), MFD_CLOEXEC | MFD_ALLOW_SEALING));
+    if (!copy.valid()) return sys_error("memfd_create");
+    for (off_t done = 0; done < st.st_size;) {
+        ssize_t n = ::sendfile(copy.get(), src.get(), nullptr, static_cast<size_t>(st.st_size - done));
+        if (n <= 0) return sys_error("copying " + path);
+        done += n;
+    }
+    if (::fchmod(copy.get(), 0555) != 0 || ::fcntl(copy.get(), F_ADD_SEALS, kExecSeals) != 0) {
+        return sys_error("sealing the copy of " + path);
+    }
+    return copy.release();
+}
+
+bool is_sealed_copy(int fd) { return fd >= 0 && ::fcntl(fd, F_GET_SEALS) == kExecSeals; }
+
 bool host_cgroup_is_hybrid() {
     struct statfs root {}, unified {};
     if (::statfs("/sys/fs/cgroup", &root) != 0 || root.f_type != TMPFS_MAGIC) return false;
@@ -80,6 +108,7 @@ Result<pid_t> spawn(const std::vector<std::string>& argv, const SpawnOptions& op
     int err_pipe[2];  // the child reports a failed setup/exec here; closes on a successful exec
     if (::pipe2(err_pipe, O_CLOEXEC) != 0) return sys_error("pipe");
     UniqueFd err_read(err_pipe[0]), err_write(err_pipe[1]);
+    const int exec_fd = options.exec_fd, keep_fd = options.keep_fd;
     int src[3] = {options.stdin_fd >= 0 ? options.stdin_fd : devnull.get(),
                   options.stdout_fd >= 0 ? options.stdout_fd : devnull.get(),
                   options.stderr_fd >= 0 ? options.stderr_fd : devnull.get()};
@@ -107,9 +136,16 @@ Result<pid_t> spawn(const std::vector<std::string>& argv, const SpawnOptions& op
             if (::dup2(high[i], i) < 0) fail(step);
         }
         // Everything else goes: a leaked fd is a way out of the container (CVE-2024-21626).
-        int keep = err_write.get();
-        if (keep > 3) ::syscall(SYS_close_range, 3, keep - 1, 0);
-        ::syscall(SYS_close_range, keep + 1, ~0U, 0);
+        int keep[3] = {err_write.get(), exec_fd, keep_fd};
+        std::sort(keep, keep + 3);
+        unsigned next = 3;
+        for (int fd : keep) {
+            if (fd < static_cast<int>(next)) continue;
+            if (fd > static_cast<int>(next)) ::syscall(SYS_close_range, next, fd - 1, 0);
+            next = fd + 1;
+        }
+        ::syscall(SYS_close_range, next, ~0U, 0);
+        if (keep_fd >= 0 && ::fcntl(keep_fd, F_SETFD, 0) != 0) fail(step);
         step = 3;
         struct sigaction dfl {};
         dfl.sa_handler = SIG_DFL;
@@ -118,7 +154,11 @@ Result<pid_t> spawn(const std::vector<std::string>& argv, const SpawnOptions& op
         sigemptyset(&none);
         ::sigprocmask(SIG_SETMASK, &none, nullptr);
         step = 4;
-        ::execv(args[0], args.data());
+        if (exec_fd >= 0) {
+            ::syscall(SYS_execveat, exec_fd, "", args.data(), environ, AT_EMPTY_PATH);
+        } else {
+            ::execv(args[0], args.data());
+        }
         fail(step);
     }
     if (options.new_process_group) ::setpgid(pid, pid);  // either side may win the race; both agree
@@ -141,7 +181,7 @@ Result<pid_t> spawn(const std::vector<std::string>& argv, const SpawnOptions& op
 }
 
 Result<CommandResult> run_command(const std::vector<std::string>& argv, const std::string& input, int timeout_ms,
-                                  bool private_cgroup_mount) {
+                                  bool private_cgroup_mount, int exec_fd, int keep_fd) {
     int in_p[2] = {-1, -1}, out_p[2], err_p[2];
     if (!input.empty() && ::pipe2(in_p, O_CLOEXEC) != 0) return sys_error("pipe");
     UniqueFd in_r(in_p[0]), in_w(in_p[1]);
@@ -156,6 +196,8 @@ Result<CommandResult> run_command(const std::vector<std::string>& argv, const st
     so.stderr_fd = err_w.get();
     so.private_cgroup_mount = private_cgroup_mount;
     so.new_process_group = true;
+    so.exec_fd = exec_fd;
+    so.keep_fd = keep_fd;
     CTL_ASSIGN_OR_RETURN(pid_t pid, spawn(argv, so));
     in_r.reset();
     out_w.reset();
@@ -317,7 +359,7 @@ Status write_probe_bundle(const std::string& dir, const std::string& busybox, co
          {{"namespaces", {{{"type", "pid"}}, {{"type", "mount"}}, {{"type", "ipc"}}, {{"type", "uts"}}}},
           {"cgroupsPath", cgroup}}},
     };
-    return sys::write_file_atomic(dir + "/config.json", config.dump());
+    return sys::write_file_replace(dir + "/config.json", config.dump());
 }
 
 }  // namespace
@@ -344,6 +386,11 @@ std::vector<RuntimeInfo> probe_runtimes(const std::string& scratch_dir) {
         }
         // runc copes with a hybrid layout; crun 1.8 refuses it unless the v2 mount is out of sight.
         info.needs_private_cgroup_mount = hybrid && name == "crun";
+        if (auto fd = make_sealed_copy(info.path)) {
+            info.exec_fd = *fd;
+        } else {
+            log::info("runtime {}: no sealed copy ({}); it clones itself at every launch", name, fd.error().message);
+        }
         const int64_t started = now_ms();
         std::string why;
         if (!tmp.empty()) {
@@ -355,7 +402,7 @@ std::vector<RuntimeInfo> probe_runtimes(const std::string& scratch_dir) {
             } else {
                 auto r = run_command({info.path, "--root", tmp + "/state-" + name, "--log-format", "json", "run",
                                       "--bundle", bundle, id},
-                                     "", 10000, info.needs_private_cgroup_mount);
+                                     "", 10000, info.needs_private_cgroup_mount, info.exec_fd);
                 if (!r) {
                     why = r.error().message;
                 } else if (r->exit_code != 0) {
@@ -365,12 +412,12 @@ std::vector<RuntimeInfo> probe_runtimes(const std::string& scratch_dir) {
                 // A foreground `run` deletes its container; a failed one may leave state behind.
                 if (!why.empty()) {
                     (void)run_command({info.path, "--root", tmp + "/state-" + name, "delete", "--force", id}, "",
-                                      10000, info.needs_private_cgroup_mount);
+                                      10000, info.needs_private_cgroup_mount, info.exec_fd);
                 }
                 remove_cgroup_dirs(cgroup);
             }
         } else {
-            auto r = run_command({info.path, "--version"}, "", 5000, info.needs_private_cgroup_mount);
+            auto r = run_command({info.path, "--version"}, "", 5000, info.needs_private_cgroup_mount, info.exec_fd);
             if (!r) {
                 why = r.error().message;
             } else if (r->exit_code != 0) {
@@ -379,6 +426,7 @@ std::vector<RuntimeInfo> probe_runtimes(const std::string& scratch_dir) {
         }
         if (!why.empty()) {
             log::warn("runtime {} ({}): not usable on this host: {}", name, info.path, why);
+            if (info.exec_fd >= 0) ::close(info.exec_fd);
             continue;
         }
         log::info("runtime {} ({}): works ({} ms{}){}", name, info.path, now_ms() - started,
@@ -407,7 +455,7 @@ Result<CommandResult> Runtime::run(std::vector<std::string> args, const std::str
     if (!state_root_.empty() && !sys::exists(state_root_)) CTL_TRY(sys::mkdir_all(state_root_, 0700));
     std::vector<std::string> argv = argv_prefix();
     argv.insert(argv.end(), args.begin(), args.end());
-    auto r = run_command(argv, input, kTimeoutMs, needs_cgroups && info_.needs_private_cgroup_mount);
+    auto r = run_command(argv, input, kTimeoutMs, needs_cgroups && info_.needs_private_cgroup_mount, info_.exec_fd);
     if (!r) return with_context(std::move(r).error(), "runtime " + info_.name + " " + args.front());
     return r;
 }
@@ -492,7 +540,7 @@ Status Runtime::update_resources(const std::string& id, const Json& linux_resour
     std::string dir = state_root_.empty() ? "/tmp" : state_root_;
     if (!sys::exists(dir)) CTL_TRY(sys::mkdir_all(dir, 0700));
     std::string file = dir + "/update-" + random_hex_id().substr(0, 16) + ".json";
-    CTL_TRY(sys::write_file_atomic(file, linux_resources.dump(), 0600));
+    CTL_TRY(sys::write_file_replace(file, linux_resources.dump(), 0600));
     auto r = run({"update", "--resources", file, id});
     ::unlink(file.c_str());
     if (!r) return std::move(r).error();

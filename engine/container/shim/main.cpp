@@ -2,11 +2,11 @@
 // parent-of-record (a child subreaper), owns its stdio, writes its log and records its exit, and
 // outlives ctld, which finds it again through <state-dir>/shim.pid.
 //
-//   ctl-shim run  --id ID --bundle DIR --state-dir DIR --runtime PATH [--runtime-root DIR]
+//   ctl-shim run  --id ID --bundle DIR --state-dir DIR --runtime PATH [--runtime-root DIR] [--runtime-fd N]
 //                 [--private-cgroup-mount] --log-path FILE [--log-max-size BYTES] [--log-max-file N]
 //                 [--tty] [--stdin]
 //   ctl-shim exec --id CONTAINER --exec-id EID --process FILE --state-dir DIR --runtime PATH
-//                 [--runtime-root DIR] [--private-cgroup-mount] [--tty] [--stdin] [--detach]
+//                 [--runtime-root DIR] [--runtime-fd N] [--private-cgroup-mount] [--tty] [--stdin] [--detach]
 //
 // The command returns once the process runs (exit 0: shim.pid and init.pid are written) or could
 // not start (exit 1: start-error holds the runtime's message; 2: bad usage). The monitor itself
@@ -34,6 +34,7 @@
 #include <string>
 
 #include "engine/base/sys.hpp"
+#include "engine/container/runtime/runtime.hpp"
 #include "engine/container/shim/monitor.hpp"
 
 namespace {
@@ -44,10 +45,10 @@ int usage(const std::string& why) {
     std::fprintf(stderr,
                  "ctl-shim: %s\n"
                  "usage: ctl-shim run --id ID --bundle DIR --state-dir DIR --runtime PATH [--runtime-root DIR]\n"
-                 "                    [--private-cgroup-mount] --log-path FILE [--log-max-size BYTES]\n"
+                 "                    [--runtime-fd N] [--private-cgroup-mount] --log-path FILE [--log-max-size BYTES]\n"
                  "                    [--log-max-file N] [--tty] [--stdin]\n"
                  "       ctl-shim exec --id ID --exec-id EID --process FILE --state-dir DIR --runtime PATH\n"
-                 "                    [--runtime-root DIR] [--private-cgroup-mount] [--tty] [--stdin] [--detach]\n",
+                 "                    [--runtime-root DIR] [--runtime-fd N] [--private-cgroup-mount] [--tty] [--stdin] [--detach]\n",
                  why.c_str());
     return 2;
 }
@@ -102,6 +103,9 @@ bool parse(int argc, char** argv, Options& o, std::string& why) {
             } else {
                 o.log_max_file = static_cast<int>(n);
             }
+        } else if (a == "--runtime-fd") {
+            if (!value(num)) return false;
+            o.runtime_fd = std::atoi(num.c_str());
         } else if (a == "--private-cgroup-mount") {
             o.private_cgroup_mount = true;
         } else if (a == "--tty") {
@@ -139,15 +143,23 @@ bool parse(int argc, char** argv, Options& o, std::string& why) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    // Keep 0-2 occupied (so nothing we open lands there) and drop whatever the caller leaked.
+    // Keep 0-2 occupied (so nothing we open lands there) and drop whatever the caller leaked,
+    // except the runtime's sealed copy when it really is one (never passed on but to the runtime).
     for (int fd = 0; fd < 3; ++fd) {
         if (::fcntl(fd, F_GETFD) < 0) ::open("/dev/null", O_RDWR);
     }
-    ::syscall(SYS_close_range, 3, ~0U, 0);
-
     Options o;
     std::string why;
-    if (!parse(argc, argv, o, why)) return usage(why);
+    const bool parsed = parse(argc, argv, o, why);
+    if (o.runtime_fd < 3 || !ctl::container::runtime::is_sealed_copy(o.runtime_fd)) o.runtime_fd = -1;
+    if (o.runtime_fd >= 0) {
+        ::fcntl(o.runtime_fd, F_SETFD, FD_CLOEXEC);
+        if (o.runtime_fd > 3) ::syscall(SYS_close_range, 3, o.runtime_fd - 1, 0);
+        ::syscall(SYS_close_range, o.runtime_fd + 1, ~0U, 0);
+    } else {
+        ::syscall(SYS_close_range, 3, ~0U, 0);
+    }
+    if (!parsed) return usage(why);
     std::string sdir = o.state_dir;
     if (auto st = ctl::sys::mkdir_all(sdir, 0700); !st) {
         std::fprintf(stderr, "ctl-shim: %s\n", st.error().message.c_str());
@@ -181,7 +193,7 @@ int main(int argc, char** argv) {
         if (n != 1) {
             status = 1;
             if (!ctl::sys::exists(sdir + "/start-error")) {
-                (void)ctl::sys::write_file_atomic(sdir + "/start-error", "ctl-shim: the monitor died during the start\n");
+                (void)ctl::sys::write_file_replace(sdir + "/start-error", "ctl-shim: the monitor died during the start\n");
             }
         }
         return status == 0 ? 0 : 1;
@@ -201,11 +213,11 @@ int main(int argc, char** argv) {
     if (devnull > 2) ::close(devnull);
     // Orphans below us (the container's init once the runtime exits) become our children.
     if (::prctl(PR_SET_CHILD_SUBREAPER, 1) != 0) {
-        (void)ctl::sys::write_file_atomic(sdir + "/start-error", "ctl-shim: cannot become a subreaper\n");
+        (void)ctl::sys::write_file_replace(sdir + "/start-error", "ctl-shim: cannot become a subreaper\n");
         _exit(1);
     }
-    if (auto st = ctl::sys::write_file_atomic(sdir + "/shim.pid", std::to_string(::getpid())); !st) {
-        (void)ctl::sys::write_file_atomic(sdir + "/start-error", "ctl-shim: " + st.error().message + "\n");
+    if (auto st = ctl::sys::write_file_replace(sdir + "/shim.pid", std::to_string(::getpid())); !st) {
+        (void)ctl::sys::write_file_replace(sdir + "/start-error", "ctl-shim: " + st.error().message + "\n");
         _exit(1);
     }
     int rc = ctl::container::shim::run_monitor(o, ready[1]);

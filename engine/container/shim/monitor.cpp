@@ -150,7 +150,7 @@ private:
     Options o_;
     int ready_fd_;
     runtime::Runtime rt_{runtime::RuntimeInfo{std::filesystem::path(o_.runtime).filename().string(), o_.runtime,
-                                              o_.private_cgroup_mount},
+                                              o_.private_cgroup_mount, o_.runtime_fd},
                          o_.runtime_root};
 
     UniqueFd sigfd_, attach_l_, control_l_;
@@ -187,13 +187,13 @@ void Monitor::report_ready(char status) {
 
 int Monitor::run() {
     if (auto st = setup(); !st) {
-        (void)sys::write_file_atomic(path(kStartErrorFile), "ctl-shim: " + st.error().message + "\n");
+        (void)sys::write_file_replace(path(kStartErrorFile), "ctl-shim: " + st.error().message + "\n");
         cleanup_failed_start();
         report_ready(1);
         return 1;
     }
     if (auto st = launch(); !st) {
-        (void)sys::write_file_atomic(path(kStartErrorFile), st.error().message + "\n");
+        (void)sys::write_file_replace(path(kStartErrorFile), st.error().message + "\n");
         cleanup_failed_start();
         report_ready(1);
         return 1;
@@ -295,6 +295,7 @@ Status Monitor::launch() {
     so.stderr_fd = err_w_.get();
     so.private_cgroup_mount = o_.private_cgroup_mount;
     so.new_process_group = true;
+    so.exec_fd = rt_.info().exec_fd;
     auto spawned = runtime::spawn(argv, so);
     if (!spawned) return with_context(std::move(spawned).error(), "runtime " + rt_.info().name);
     const pid_t rt_pid = *spawned;
@@ -685,9 +686,9 @@ void Monitor::finish() {
                  {"oom_killed", oom_killed_in(memory_cgroup_)},
                  {"finished_at", rfc3339_nano(now_unix_nanos())},
                  {"pid", init_pid_}};
-    (void)sys::write_file_atomic(path(kExitFile), exit.dump() + "\n");
-    // No runtime state stays behind; ctld's own delete afterwards finds nothing and is fine.
-    if (!is_exec()) (void)rt_.remove(o_.id, true);
+    // ctld acts on exit.json at once (inotify); the runtime's delete below is ours, after the
+    // attached clients got their last output, and ctld waits for our exit before a new run.
+    (void)sys::write_file_replace(path(kExitFile), exit.dump() + "\n");
 
     control_l_.reset();
     ::unlink(path(kControlSocket).c_str());
@@ -717,6 +718,8 @@ void Monitor::finish() {
     attach_l_.reset();
     ::unlink(path(kAttachSocket).c_str());
     clients_.clear();
+    // No runtime state stays behind (ctld skips its own delete when exit.json exists).
+    if (!is_exec()) (void)rt_.remove(o_.id, true);
 }
 
 }  // namespace

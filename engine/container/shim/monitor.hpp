@@ -19,6 +19,7 @@ struct Options {
     std::string runtime;          // absolute path of crun/runc
     std::string runtime_root;     // its --root ("" = the runtime's default)
     bool private_cgroup_mount = false;
+    int runtime_fd = -1;          // ctld's sealed copy of the runtime binary (checked), or -1
     std::string log_path;         // run only: the json-file log
     int64_t log_max_size = -1;
     int log_max_file = 1;
