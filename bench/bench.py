@@ -7,8 +7,9 @@
 
 Each engine gets its own temp data root and socket; dockerd is Debian's docker.io. For `pull` and
 `containers` dockerd runs with networking off (those measure other things); for `network` both
-engines run with their default bridge, each inside a private network namespace so dockerd's
-bridge and iptables rules vanish with it and never touch the host's.
+engines run with their default bridge. For `containers` and `network` each engine runs inside a
+private network namespace, so bridges and firewall rules vanish with it and never touch the
+host's (`pull` needs the host's 127.0.0.1 registry; ctld's leftovers are swept after it).
 Numbers are medians; a ratio > 1 means ctld is faster. Nothing here is a test: there are no thresholds.
 """
 import ctypes
@@ -16,6 +17,7 @@ import argparse
 import http.client
 import json
 import os
+import shlex
 import shutil
 import signal
 import socket
@@ -77,7 +79,9 @@ NETNS_SETUP = ("ip link set lo up && ip link add ctlbench0 type veth peer name c
 class Engine:
     def __init__(self, name, argv_fn, private_netns=False):
         self.name = name
+        self.private_netns = private_netns
         self.dir = tempfile.mkdtemp(prefix=f"ctl-bench-{name}-")
+        self.bridge = "ctlb" + os.urandom(3).hex()  # ctld's default bridge here, never the host's ctl0
         self.sock = os.path.join(self.dir, "api.sock")
         self.log = open(os.path.join(self.dir, "log"), "w")
         argv = argv_fn(self)
@@ -154,13 +158,28 @@ class Engine:
             except ProcessLookupError:
                 pass
         self.log.close()
+        if self.name == "ctld" and not self.private_netns:
+            self.sweep_host_network()
         subprocess.run(["umount", "-R", "-l", self.dir], stderr=subprocess.DEVNULL)
         shutil.rmtree(self.dir, ignore_errors=True)
+
+    def sweep_host_network(self):
+        """ctld's bridge, nft table and FORWARD rules outlive it by design (like docker0): a
+        benchmark in the host's namespace removes them, so runs leave nothing behind."""
+        import hashlib
+        table = "ctld_" + hashlib.sha256(f"{self.dir}/data".encode()).hexdigest()[:8]
+        subprocess.run(["nft", "delete", "table", "ip", table], stderr=subprocess.DEVNULL)
+        rules = subprocess.run(["iptables", "-w", "-S", "FORWARD"], capture_output=True, text=True).stdout
+        for rule in rules.splitlines():
+            if f'"ctld {table}"' in rule or f"ctld {table}" in rule:
+                subprocess.run(["iptables", "-w"] + shlex.split(rule.replace("-A FORWARD", "-D FORWARD", 1)),
+                               stderr=subprocess.DEVNULL)
+        subprocess.run(["ip", "link", "delete", self.bridge], stderr=subprocess.DEVNULL)
 
 
 def ctld_argv(e):
     return [os.path.join(BUILD, "ctld"), "--host", f"unix://{e.sock}", "--data-root", f"{e.dir}/data",
-            "--exec-root", f"{e.dir}/exec", "--log-level", "warn"]
+            "--exec-root", f"{e.dir}/exec", "--log-level", "warn", "--bridge", e.bridge]
 
 
 def dockerd_argv(e):
@@ -359,7 +378,7 @@ def bench_containers(args):
             if name == "dockerd" and not shutil.which("dockerd"):
                 print("dockerd not installed (apt-get install docker.io): skipping the comparison")
                 continue
-            engine = Engine(name, argv)
+            engine = Engine(name, argv, private_netns=True)  # nothing of either is left on the host
             engines.append(engine)
             r = results[name] = {}
             r["idle_rss_mib"] = engine.rss_kib() / 1024

@@ -320,6 +320,12 @@ Status NetworkService::validate_mode(const std::string& mode) {
     return ok();
 }
 
+std::string NetworkService::host_gateway() {
+    std::lock_guard lock(mu_);
+    auto n = find_locked("bridge");
+    return n ? ip_to_string(n->gateway) : std::string();
+}
+
 std::string NetworkService::netns_path(const std::string& container_id) const {
     auto rows = store_.query("SELECT netns FROM sandboxes WHERE container_id = ?", {container_id});
     if (!rows || rows->empty()) return "";

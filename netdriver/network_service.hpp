@@ -77,6 +77,9 @@ public:
     // inspect's NetworkSettings fields: {"Networks": {...}, "Ports": {...}, "SandboxKey", ...}.
     Json settings(const std::string& container_id, const std::string& network_mode, const Json& endpoints_config,
                   const Json& exposed);
+    // What `--add-host NAME:host-gateway` means: the default bridge's gateway (the host's
+    // address on ctl0, like docker0's for Docker). "" when there is no default bridge.
+    std::string host_gateway();
     // The network namespace a running container's endpoints live in ("" when it has none).
     std::string netns_path(const std::string& container_id) const;
     // Networks (names) a container would join, to validate at create: NotFound for unknown ones.

@@ -1,11 +1,24 @@
 #include "engine/base/digest.hpp"
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 
 namespace ctl {
 
+namespace {
+
+// Digests need nothing from openssl.cnf. Left to itself the first EVP call loads it, and that
+// alone keeps megabytes of libcrypto resident in an idle ctld; TLS users (libcurl, the API's TLS
+// listener) still load it when they start.
+bool init_digests_only() {
+    static const bool done = OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CONFIG, nullptr) == 1;
+    return done;
+}
+
+}  // namespace
+
 struct Sha256::Impl {
-    EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+    EVP_MD_CTX* ctx = (init_digests_only(), EVP_MD_CTX_new());
     ~Impl() { EVP_MD_CTX_free(ctx); }
 };
 

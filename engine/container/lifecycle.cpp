@@ -419,7 +419,7 @@ Status ContainerService::start_locked(Entry& e) {
         c.id, c.name.substr(1), c.host_config, endpoints, exposed ? *exposed : Json(),
         [this](const std::string& other) { return container_netns(other); });
     if (!attached) return fail(attached.error());
-    if (auto st = internal::write_etc_files(c, net_mode == "host"); !st) return fail(st.error());
+    if (auto st = internal::write_etc_files(c, net_mode == "host", networks_.host_gateway()); !st) return fail(st.error());
     const Json* dns = find_ci(c.host_config, "Dns");
     if (attached->embedded_dns && !(dns && dns->is_array() && !dns->empty())) {
         // User-defined networks resolve names through the embedded server (netdriver/dns_server).

@@ -197,6 +197,7 @@ std::vector<std::string> HttpResponse::headers_named(std::string_view name) cons
 }
 
 struct HttpTransport::Impl {
+    std::once_flag ready;  // curl and its TLS library start at the first request, not with ctld
     CURLSH* share = nullptr;
     std::array<std::mutex, CURL_LOCK_DATA_LAST> locks;
     std::mutex pool_mutex;
@@ -208,7 +209,23 @@ struct HttpTransport::Impl {
     }
     static void unlock(CURL*, curl_lock_data data, void* user) { static_cast<Impl*>(user)->locks[data].unlock(); }
 
+    void make_ready() {
+        global_init();
+        share = curl_share_init();
+        if (share) {
+            curl_share_setopt(share, CURLSHOPT_LOCKFUNC, &Impl::lock);
+            curl_share_setopt(share, CURLSHOPT_UNLOCKFUNC, &Impl::unlock);
+            curl_share_setopt(share, CURLSHOPT_USERDATA, this);
+            // DNS and TLS sessions are safe to share between threads; connections are kept per
+            // pooled easy handle instead (sharing the connection cache across threads is fragile).
+            curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+            curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+        }
+    }
+
     CURL* acquire() {
+        // OpenSSL's initialisation alone is ~4 MB of resident pages: an idle engine skips it.
+        std::call_once(ready, [this] { make_ready(); });
         {
             std::lock_guard g(pool_mutex);
             if (!idle.empty()) {
@@ -230,19 +247,7 @@ struct HttpTransport::Impl {
     }
 };
 
-HttpTransport::HttpTransport() : impl_(std::make_unique<Impl>()) {
-    global_init();
-    impl_->share = curl_share_init();
-    if (impl_->share) {
-        curl_share_setopt(impl_->share, CURLSHOPT_LOCKFUNC, &Impl::lock);
-        curl_share_setopt(impl_->share, CURLSHOPT_UNLOCKFUNC, &Impl::unlock);
-        curl_share_setopt(impl_->share, CURLSHOPT_USERDATA, impl_.get());
-        // DNS and TLS sessions are safe to share between threads; connections are kept per
-        // pooled easy handle instead (sharing the connection cache across threads is fragile).
-        curl_share_setopt(impl_->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
-        curl_share_setopt(impl_->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
-    }
-}
+HttpTransport::HttpTransport() : impl_(std::make_unique<Impl>()) {}
 
 HttpTransport::~HttpTransport() {
     for (CURL* h : impl_->idle) curl_easy_cleanup(h);

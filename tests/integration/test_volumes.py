@@ -351,7 +351,9 @@ def test_ctl_volume_commands(daemon):
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
     assert re.match(r"^DRIVER\s+VOLUME NAME$", lines[0]), lines
-    assert [l.split() for l in lines[1:]] == [["local", anon], ["local", "cv1"], ["local", "cv2"]]
+    # Sorted by name, like docker's: the random anonymous name may sort anywhere.
+    assert [l.split() for l in lines[1:]] == sorted([["local", anon], ["local", "cv1"], ["local", "cv2"]],
+                                                    key=lambda row: row[1])
     out = d.ctl("volume", "ls", "-q", "--filter", "label=app=web")
     assert out.stdout == "cv1\n", out
     out = d.ctl("volume", "ls", "--format", "{{.Name}} {{.Driver}} {{.Labels}} {{.Scope}}", "-f", "name=cv")

@@ -64,7 +64,7 @@ std::string container_resolv_conf(const std::string& host_resolv, const std::vec
     return out;
 }
 
-Status write_etc_files(const Container& c, bool host_network) {
+Status write_etc_files(const Container& c, bool host_network, const std::string& host_gateway) {
     std::string hostname = string_or(c.config, "Hostname", c.short_id());
     std::string domain = string_or(c.config, "Domainname", "");
     if (host_network) {
@@ -84,7 +84,7 @@ Status write_etc_files(const Container& c, bool host_network) {
         auto colon = entry.find(':');
         if (colon == std::string::npos) return make_error(Errc::InvalidArgument, "invalid extra host: " + entry);
         std::string name = entry.substr(0, colon), ip = entry.substr(colon + 1);
-        if (ip == "host-gateway") ip = "127.0.0.1";  // replaced by the bridge gateway once networks exist
+        if (ip == "host-gateway") ip = host_gateway.empty() ? "127.0.0.1" : host_gateway;
         hosts += ip + "\t" + name + "\n";
     }
     CTL_TRY(sys::write_file_replace(c.hosts_path, hosts));

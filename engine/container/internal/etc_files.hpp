@@ -10,7 +10,9 @@
 namespace ctl::container::internal {
 
 // host_network: the container shares the host's network (copy the host's resolv.conf as is).
-Status write_etc_files(const Container& c, bool host_network);
+// host_gateway: the address `--add-host NAME:host-gateway` stands for (the default bridge's
+// gateway); empty: 127.0.0.1, right only for the host's own network.
+Status write_etc_files(const Container& c, bool host_network, const std::string& host_gateway);
 
 // resolv.conf for a container in its own network namespace: the host's, minus loopback
 // nameservers (unreachable from inside); Google's public resolvers when none is left (Docker's
