@@ -206,35 +206,43 @@ def pull_once(engine, image):
     return elapsed
 
 
+def each_engine(args, dockerd_argv_fn, measure, private_netns=False):
+    """measure(name, engine) for ctld, then dockerd (skipped with --ctld-only or when missing),
+    one engine at a time, each stopped afterwards whatever happens. Returns {name: result}."""
+    results = {}
+    for name, argv in (("ctld", ctld_argv), ("dockerd", dockerd_argv_fn)):
+        if name == "dockerd" and args.ctld_only:
+            continue
+        if name == "dockerd" and not shutil.which("dockerd"):
+            print("dockerd not installed (apt-get install docker.io): skipping the comparison")
+            continue
+        engine = Engine(name, argv, private_netns=private_netns)
+        try:
+            results[name] = measure(name, engine)
+        finally:
+            engine.stop()
+    return results
+
+
 def bench_pull(args):
     registry = Registry()
-    engines = []
     try:
         layers = [make_tar([{"name": f"layer{i}/data.bin", "data": os.urandom(args.layer_mb << 20)}])
                   for i in range(args.layers)]
         ImageBuilder(registry).push("bench/pull", "latest", layers)
         image = f"{registry.host}/bench/pull:latest"
         size_mb = sum(len(l) for l in layers) / 1e6
-        results = {}
-        for name, argv in (("ctld", ctld_argv), ("dockerd", dockerd_argv)):
-            if name == "dockerd" and args.ctld_only:
-                continue
-            if name == "dockerd" and not shutil.which("dockerd"):
-                print("dockerd not installed (apt-get install docker.io): skipping the comparison")
-                continue
-            engine = Engine(name, argv)
-            engines.append(engine)
+
+        def measure(name, engine):
             times = [pull_once(engine, image) for _ in range(args.runs)]
-            results[name] = statistics.median(times)
-            print(f"{name:8s} pull {size_mb:.0f} MB / {args.layers} layers: median {results[name]*1000:.0f} ms "
+            print(f"{name:8s} pull {size_mb:.0f} MB / {args.layers} layers: median {statistics.median(times)*1000:.0f} ms "
                   f"over {args.runs} runs ({', '.join(f'{t*1000:.0f}' for t in times)})")
-            engine.stop()
-            engines.remove(engine)
+            return statistics.median(times)
+
+        results = each_engine(args, dockerd_argv, measure)
         if "dockerd" in results:
             print(f"ratio pull (dockerd / ctld): {results['dockerd'] / results['ctld']:.2f}x")
     finally:
-        for e in engines:
-            e.stop()
         registry.stop()
 
 
@@ -369,60 +377,49 @@ def raw_crun_run(engine, runs):
 
 
 def bench_containers(args):
-    results = {}
-    engines = []
-    try:
-        for name, argv in (("ctld", ctld_argv), ("dockerd", dockerd_argv)):
-            if name == "dockerd" and args.ctld_only:
-                continue
-            if name == "dockerd" and not shutil.which("dockerd"):
-                print("dockerd not installed (apt-get install docker.io): skipping the comparison")
-                continue
-            engine = Engine(name, argv, private_netns=True)  # nothing of either is left on the host
-            engines.append(engine)
-            r = results[name] = {}
-            r["idle_rss_mib"] = engine.rss_kib() / 1024
-            import_busybox(engine)
-            run_rm_once(engine)  # warm-up
-            times = [run_rm_once(engine) for _ in range(args.runs)]
-            r["run"] = statistics.median(times)
-            if name == "ctld":
-                r["raw_crun"] = raw_crun_run(engine, args.runs)
-            sleeper = create_start(engine, ["sleep", "3600"])
-            exec_once(engine, sleeper)
-            r["exec"] = statistics.median([exec_once(engine, sleeper) for _ in range(args.runs)])
-            api(engine.sock, "DELETE", f"/v1.41/containers/{sleeper}?force=1")
-            start = time.perf_counter()
-            import concurrent.futures
-            with concurrent.futures.ThreadPoolExecutor(max_workers=args.concurrent) as pool:
-                ids = list(pool.map(lambda _: create_start(engine, ["sleep", "3600"]), range(args.concurrent)))
-            r["concurrent"] = time.perf_counter() - start
-            r["busy_rss_mib"] = engine.rss_kib() / 1024
-            start = time.perf_counter()
-            n = 0
-            while time.perf_counter() - start < 2:
-                api(engine.sock, "GET", "/v1.41/containers/json")
-                n += 1
-            r["ps_rps"] = n / (time.perf_counter() - start)
-            with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
-                list(pool.map(lambda cid: api(engine.sock, "DELETE", f"/v1.41/containers/{cid}?force=1"), ids))
-            print(f"{name:8s} run --rm true: {r['run']*1000:.1f} ms  exec: {r['exec']*1000:.1f} ms  "
-                  f"{args.concurrent} concurrent starts: {r['concurrent']*1000:.0f} ms  ps: {r['ps_rps']:.0f} req/s  "
-                  f"RSS idle {r['idle_rss_mib']:.1f} MiB, with {args.concurrent} containers {r['busy_rss_mib']:.1f} MiB")
-            engine.stop()
-            engines.remove(engine)
-        raw = results.get("ctld", {}).get("raw_crun")
-        if raw:
-            print(f"raw `crun run` of the same bundle: {raw*1000:.1f} ms; ctld run --rm is "
-                  f"{results['ctld']['run']/raw:.1f}x that")
-        if "dockerd" in results:
-            c, dk = results["ctld"], results["dockerd"]
-            print(f"ratios (dockerd / ctld): run {dk['run']/c['run']:.1f}x  exec {dk['exec']/c['exec']:.1f}x  "
-                  f"concurrent {dk['concurrent']/c['concurrent']:.1f}x  ps {c['ps_rps']/dk['ps_rps']:.1f}x  "
-                  f"memory idle {dk['idle_rss_mib']/c['idle_rss_mib']:.1f}x  busy {dk['busy_rss_mib']/c['busy_rss_mib']:.1f}x")
-    finally:
-        for e in engines:
-            e.stop()
+    def measure(name, engine):
+        r = {}
+        r["idle_rss_mib"] = engine.rss_kib() / 1024
+        import_busybox(engine)
+        run_rm_once(engine)  # warm-up
+        times = [run_rm_once(engine) for _ in range(args.runs)]
+        r["run"] = statistics.median(times)
+        if name == "ctld":
+            r["raw_crun"] = raw_crun_run(engine, args.runs)
+        sleeper = create_start(engine, ["sleep", "3600"])
+        exec_once(engine, sleeper)
+        r["exec"] = statistics.median([exec_once(engine, sleeper) for _ in range(args.runs)])
+        api(engine.sock, "DELETE", f"/v1.41/containers/{sleeper}?force=1")
+        start = time.perf_counter()
+        import concurrent.futures
+        with concurrent.futures.ThreadPoolExecutor(max_workers=args.concurrent) as pool:
+            ids = list(pool.map(lambda _: create_start(engine, ["sleep", "3600"]), range(args.concurrent)))
+        r["concurrent"] = time.perf_counter() - start
+        r["busy_rss_mib"] = engine.rss_kib() / 1024
+        start = time.perf_counter()
+        n = 0
+        while time.perf_counter() - start < 2:
+            api(engine.sock, "GET", "/v1.41/containers/json")
+            n += 1
+        r["ps_rps"] = n / (time.perf_counter() - start)
+        with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
+            list(pool.map(lambda cid: api(engine.sock, "DELETE", f"/v1.41/containers/{cid}?force=1"), ids))
+        print(f"{name:8s} run --rm true: {r['run']*1000:.1f} ms  exec: {r['exec']*1000:.1f} ms  "
+              f"{args.concurrent} concurrent starts: {r['concurrent']*1000:.0f} ms  ps: {r['ps_rps']:.0f} req/s  "
+              f"RSS idle {r['idle_rss_mib']:.1f} MiB, with {args.concurrent} containers {r['busy_rss_mib']:.1f} MiB")
+        return r
+
+    # Private namespaces: nothing of either engine is left on the host.
+    results = each_engine(args, dockerd_argv, measure, private_netns=True)
+    raw = results.get("ctld", {}).get("raw_crun")
+    if raw:
+        print(f"raw `crun run` of the same bundle: {raw*1000:.1f} ms; ctld run --rm is "
+              f"{results['ctld']['run']/raw:.1f}x that")
+    if "dockerd" in results:
+        c, dk = results["ctld"], results["dockerd"]
+        print(f"ratios (dockerd / ctld): run {dk['run']/c['run']:.1f}x  exec {dk['exec']/c['exec']:.1f}x  "
+              f"concurrent {dk['concurrent']/c['concurrent']:.1f}x  ps {c['ps_rps']/dk['ps_rps']:.1f}x  "
+              f"memory idle {dk['idle_rss_mib']/c['idle_rss_mib']:.1f}x  busy {dk['busy_rss_mib']/c['busy_rss_mib']:.1f}x")
 
 
 # ---- network ----------------------------------------------------------------------------------
@@ -460,20 +457,12 @@ def send_through(addr, port, megabytes):
 
 
 def bench_network(args):
-    results = {}
-    engines = []
     workdir = tempfile.mkdtemp(prefix="ctl-bench-net-")
     try:
         sink = build_sink(workdir)
-        for name, argv in (("ctld", ctld_argv), ("dockerd", dockerd_networked_argv)):
-            if name == "dockerd" and args.ctld_only:
-                continue
-            if name == "dockerd" and not shutil.which("dockerd"):
-                print("dockerd not installed (apt-get install docker.io): skipping the comparison")
-                continue
-            engine = Engine(name, argv, private_netns=True)
-            engines.append(engine)
-            r = results[name] = {}
+
+        def measure(name, engine):
+            r = {}
             import_busybox(engine, {"bin/sink": sink})
             run_rm_once(engine, "bridge")  # warm-up
             r["run"] = statistics.median([run_rm_once(engine, "bridge") for _ in range(args.runs)])
@@ -487,16 +476,15 @@ def bench_network(args):
             api(engine.sock, "DELETE", f"/v1.41/containers/{cid}?force=1")
             print(f"{name:8s} run --rm (bridge) true: {r['run']*1000:.1f} ms  published port, {args.mb} MiB: "
                   f"via 127.0.0.1 {r['loopback']:.0f} MiB/s, via host address {r['host_addr']:.0f} MiB/s")
-            engine.stop()
-            engines.remove(engine)
+            return r
+
+        results = each_engine(args, dockerd_networked_argv, measure, private_netns=True)
         if "dockerd" in results:
             c, dk = results["ctld"], results["dockerd"]
             print(f"ratios: run with bridge (dockerd / ctld) {dk['run']/c['run']:.1f}x  "
                   f"published-port throughput (ctld / dockerd) via 127.0.0.1 {c['loopback']/dk['loopback']:.2f}x, "
                   f"via host address {c['host_addr']/dk['host_addr']:.2f}x")
     finally:
-        for e in engines:
-            e.stop()
         shutil.rmtree(workdir, ignore_errors=True)
 
 

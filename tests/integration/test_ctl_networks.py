@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from harness.cli import ok, one_error_line
 from harness.containers import import_busybox
 
 
@@ -14,18 +15,6 @@ from harness.containers import import_busybox
 def d(shared_daemon):
     import_busybox(shared_daemon)
     return shared_daemon
-
-
-def ok(r):
-    assert r.returncode == 0, (r.returncode, r.stdout, r.stderr)
-    return r.stdout
-
-
-def one_error_line(r, code=125):
-    assert r.returncode == code, (r.returncode, r.stdout, r.stderr)
-    lines = [l for l in r.stderr.splitlines() if l.strip()]
-    assert len(lines) == 1, r.stderr
-    return lines[0]
 
 
 def unique(prefix):
