@@ -2,6 +2,8 @@
 // services into the API router and serves until SIGTERM/SIGINT.
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -38,6 +40,24 @@ namespace {
 int fail(const std::string& message) {
     std::fprintf(stderr, "ctld: %s\n", message.c_str());
     return 1;
+}
+
+// The API server binds last, after networking has set up the host; a socket some live process
+// answers on is found out first, so a refused start leaves no bridge or rules behind.
+Status check_unix_sockets_free(const std::vector<std::string>& hosts) {
+    for (const auto& host : hosts) {
+        if (!starts_with(host, "unix://")) continue;
+        const std::string path = host.substr(7);
+        sockaddr_un addr{};
+        if (path.empty() || path.size() >= sizeof addr.sun_path || !sys::exists(path)) continue;
+        addr.sun_family = AF_UNIX;
+        path.copy(addr.sun_path, path.size());
+        sys::UniqueFd probe(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+        if (probe.valid() && ::connect(probe.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
+            return make_error(Errc::Conflict, "another process is listening on " + path);
+        }
+    }
+    return ok();
 }
 
 // One ctld per data root: an flock held for the daemon's life. The pid in the file is only
@@ -166,6 +186,7 @@ int main(int argc, char** argv) {
     network_options.dns = config.dns;
     // One nftables table per data root, so several engines (tests) never touch each other's rules.
     network_options.table = "ctld_" + sha256_hex(config.data_root).substr(0, 8);
+    if (auto st = check_unix_sockets_free(config.hosts); !st) return fail(st.error().message);
     net::NetworkService networks(**store, bus, network_options);
     container::ContainerService containers(**store, **driver, images, volumes, networks, bus, container_options);
     networks.set_container_lookup([&containers](const std::string& name) { return containers.network_ref(name); });

@@ -2,6 +2,7 @@
 the config file, TCP with and without mutual TLS."""
 import glob
 import grp
+import hashlib
 import json
 import os
 import signal
@@ -50,6 +51,9 @@ def test_second_daemon_on_a_socket_in_use_fails(daemon):
     assert out.returncode != 0
     assert daemon.socket in out.stderr, out.stderr
     assert daemon.ping()
+    # Refused before it touched the host's networking: no nftables table of its own left behind.
+    table = "ctld_" + hashlib.sha256((daemon.data_root + "2").encode()).hexdigest()[:8]
+    assert subprocess.run(["nft", "list", "table", "ip", table], capture_output=True).returncode != 0
 
 
 # --- signals ---------------------------------------------------------------------------------------
