@@ -4,6 +4,7 @@ whiteouts/opaque dirs/links applied, push/rmi/pull round trips, login, save/load
 verification, hostile layers, missing tags, interrupted pulls.
 
 Every test runs once per storage driver (overlay2 and vfs)."""
+import hashlib
 import gzip
 import io
 import json
@@ -30,6 +31,12 @@ DRIVERS = ["overlay2", "vfs"]
 
 
 # ---- fixtures ---------------------------------------------------------------------------------
+
+def repo_token(ctld):
+    """A per-daemon suffix valid in a repository name: mkdtemp's suffix may hold '_' where
+    the distribution spec forbids it (at an end, or doubled)."""
+    return hashlib.sha256(ctld.dir.encode()).hexdigest()[:8]
+
 
 @pytest.fixture(scope="module")
 def registry():
@@ -287,7 +294,7 @@ def test_missing_tag_and_repo_give_clear_errors(ctld, registry, images):
 def test_push_rmi_pull_gives_the_same_digest(ctld, registry, images):
     img = images["layers"]
     pull_ok(ctld, img["ref"])
-    new_ref = f"{registry.host}/pushed/copy-{ctld.dir[-8:]}:v2"
+    new_ref = f"{registry.host}/pushed/copy-{repo_token(ctld)}:v2"
     new_repo, new_tag = new_ref.rsplit(":", 1)
     status, _, body = ctld.api("POST", f"/images/{q(img['ref'])}/tag?repo={q(new_repo)}&tag={new_tag}")
     assert status == 201, body
@@ -455,7 +462,7 @@ def test_import_a_rootfs_tar_and_history(ctld, busybox_tar):
 def test_blob_with_wrong_digest_is_refused(ctld, registry, busybox_tar):
     b = ImageBuilder(registry)
     layer = make_tar([{"name": "payload", "data": os.urandom(4096).hex()}])
-    repo = f"corrupt/img-{ctld.dir[-8:]}"
+    repo = f"corrupt/img-{repo_token(ctld)}"
     digest, config, _ = b.push(repo, "latest", [layer])
     # Swap the stored layer blob's bytes for a gzip of the same tar and the same length (only
     # the header's mtime differs): size and content check out, only the digest betrays it.
@@ -491,7 +498,7 @@ def test_hostile_layer_writes_nothing_outside(ctld, registry, case):
             "hardlink-out": [{"name": "hl", "type": "hardlink", "target": rel_up + "/../../etc/hostname"}],
         }[case]
         layer = make_tar(entries)
-        repo = f"hostile/{case}-{ctld.dir[-8:]}"
+        repo = f"hostile/{case}-{repo_token(ctld)}"
         ImageBuilder(registry).push(repo, "latest", [layer])
         status, lines, error = pull(ctld, f"{registry.host}/{repo}:latest")
         assert os.listdir(canary) == [], f"{case}: wrote outside the layer root"
