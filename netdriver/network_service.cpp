@@ -553,7 +553,11 @@ Result<Attachment> NetworkService::attach(const std::string& container_id, const
     if (auto s = store_.execute("UPDATE sandboxes SET ports = ? WHERE container_id = ?", {port_records.dump(), container_id}); !s) {
         return undo(s.error());
     }
-    if (auto s = refresh_firewall_locked(); !s) return undo(s.error());
+    // The ruleset is made of networks and published ports only: without ports nothing changes
+    // (and one nftables transaction less per start).
+    if (!ports->empty()) {
+        if (auto s = refresh_firewall_locked(); !s) return undo(s.error());
+    }
     port_holders_[container_id] = std::move(holders);
     a.netns = netns;
     a.primary_ip = ip_to_string(address);
@@ -566,6 +570,12 @@ void NetworkService::release_locked(const std::string& container_id) {
     auto rows = store_.query(
         "SELECT e.record, e.network_id FROM endpoints e WHERE e.container_id = ?", {container_id});
     std::string netns = netns_path(container_id);
+    bool had_ports = false;
+    if (auto sandbox = store_.query("SELECT ports FROM sandboxes WHERE container_id = ?", {container_id});
+        sandbox && !sandbox->empty()) {
+        auto list = parse_json(as_string((*sandbox)[0][0]));
+        had_ports = list && list->is_array() && !list->empty();
+    }
     if (rows) {
         auto nl = Netlink::open();
         for (const auto& row : *rows) {
@@ -580,12 +590,11 @@ void NetworkService::release_locked(const std::string& container_id) {
     if (dns_) dns_->remove(container_id);
     if (!netns.empty()) (void)remove_netns(netns);
     port_holders_.erase(container_id);
-    bool had = (rows && !rows->empty()) || !netns.empty();
     (void)store_.transact([&]() -> Status {
         CTL_TRY(store_.execute("DELETE FROM endpoints WHERE container_id = ?", {container_id}));
         return store_.execute("DELETE FROM sandboxes WHERE container_id = ?", {container_id});
     });
-    if (had) (void)refresh_firewall_locked();
+    if (had_ports) (void)refresh_firewall_locked();  // see attach: only ports are per container
 }
 
 void NetworkService::detach(const std::string& container_id) {
