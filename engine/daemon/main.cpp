@@ -2,11 +2,10 @@
 // services into the API router and serves until SIGTERM/SIGINT.
 #include <fcntl.h>
 #include <sys/file.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <cstdio>
+#include <optional>
 #include <string>
 
 #include "api/routers/image_routes.hpp"
@@ -40,24 +39,6 @@ namespace {
 int fail(const std::string& message) {
     std::fprintf(stderr, "ctld: %s\n", message.c_str());
     return 1;
-}
-
-// The API server binds last, after networking has set up the host; a socket some live process
-// answers on is found out first, so a refused start leaves no bridge or rules behind.
-Status check_unix_sockets_free(const std::vector<std::string>& hosts) {
-    for (const auto& host : hosts) {
-        if (!starts_with(host, "unix://")) continue;
-        const std::string path = host.substr(7);
-        sockaddr_un addr{};
-        if (path.empty() || path.size() >= sizeof addr.sun_path || !sys::exists(path)) continue;
-        addr.sun_family = AF_UNIX;
-        path.copy(addr.sun_path, path.size());
-        sys::UniqueFd probe(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-        if (probe.valid() && ::connect(probe.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
-            return make_error(Errc::Conflict, "another process is listening on " + path);
-        }
-    }
-    return ok();
 }
 
 // One ctld per data root: an flock held for the daemon's life. The pid in the file is only
@@ -197,7 +178,21 @@ int main(int argc, char** argv) {
     network_options.dns = config.dns;
     // One nftables table per data root, so several engines (tests) never touch each other's rules.
     network_options.table = "ctld_" + sha256_hex(config.data_root).substr(0, 8);
-    if (auto st = check_unix_sockets_free(config.hosts); !st) return fail(st.error().message);
+    // Bind the API before networking touches the host: a socket or port in use (or bad TLS files)
+    // refuses the start while there is no bridge or rule to leave behind. Nothing is accepted
+    // before server->run(); the routes are registered below, once the services exist. Held in an
+    // optional so it can go first at the end: its request workers use the services below.
+    api::Router router;
+    api::ServerOptions options;
+    options.hosts = config.hosts;
+    options.on_shutdown = [&images] { images.cancel_transfers(); };
+    options.tls = {config.tls_verify, config.tls_ca, config.tls_cert, config.tls_key};
+    options.insecure_tcp = config.insecure_tcp;
+    options.socket_group = config.group;
+    options.engine_version = daemon::kCompatVersion;
+    std::optional<api::Server> server(std::in_place, router, options);
+    if (auto st = server->listen(); !st) return fail(st.error().message);
+
     net::NetworkService networks(**store, bus, network_options);
     container::ContainerService containers(**store, **driver, images, volumes, networks, bus, container_options);
     networks.set_container_lookup([&containers](const std::string& name) { return containers.network_ref(name); });
@@ -207,31 +202,21 @@ int main(int argc, char** argv) {
     system.add_info_contributor([&containers](Json& info) { containers.contribute_info(info); });
     system.add_df_contributor([&containers](Json& df) { containers.contribute_df(df); });
 
-    api::Router router;
     api::register_system_routes(router, system);
     api::register_image_routes(router, images);
     api::register_volume_routes(router, volumes);
     api::register_container_routes(router, containers);
     api::register_network_routes(router, networks);
 
-    api::ServerOptions options;
-    options.hosts = config.hosts;
-    options.on_shutdown = [&images] { images.cancel_transfers(); };
-    options.tls = {config.tls_verify, config.tls_ca, config.tls_cert, config.tls_key};
-    options.insecure_tcp = config.insecure_tcp;
-    options.socket_group = config.group;
-    options.engine_version = daemon::kCompatVersion;
-    api::Server server(router, options);
-    if (auto st = server.listen(); !st) return fail(st.error().message);
-
     std::string hosts;
     for (const auto& h : config.hosts) hosts += (hosts.empty() ? "" : ", ") + h;
     log::info("ctld {} (API {}) serving on {} with data root {}", daemon::kVersion, api::kApiVersion, hosts,
               config.data_root);
-    server.run();
+    server->run();
     images.cancel_transfers();  // requests still running on the worker pool end promptly
     containers.shutdown();      // containers keep running under their shims (live restore)
     (void)(*driver)->cleanup(containers.mounted_layers());
+    server.reset();  // joins the request workers while the services they use still exist
     log::info("ctld stopped");
     return 0;
 }
