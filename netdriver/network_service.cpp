@@ -163,23 +163,22 @@ Status NetworkService::delete_network_locked(const std::string& id) {
     return store_.execute("DELETE FROM networks WHERE id = ?", {id});
 }
 
-std::vector<NetworkService::Network> NetworkService::all_locked() {
+const std::vector<NetworkService::Network>& NetworkService::all_locked() {
     // Every inspect and every `ps` row looks networks up: parse the table once per change.
     if (networks_cached_) return networks_cache_;
-    std::vector<Network> out;
+    networks_cache_.clear();
     auto rows = store_.query("SELECT record FROM networks ORDER BY name");
-    if (!rows) return out;
+    if (!rows) return networks_cache_;  // empty, and read again next time
     for (const auto& row : *rows) {
         auto j = parse_json(as_string(row[0]));
-        if (j) out.push_back(Network::from_record(*j));
+        if (j) networks_cache_.push_back(Network::from_record(*j));
     }
-    networks_cache_ = out;
     networks_cached_ = true;
-    return out;
+    return networks_cache_;
 }
 
 Result<NetworkService::Network> NetworkService::find_locked(const std::string& key) {
-    auto all = all_locked();
+    const auto& all = all_locked();
     for (const auto& n : all) {
         if (n.id == key || n.name == key) return n;
     }
@@ -569,11 +568,12 @@ Result<Attachment> NetworkService::attach(const std::string& container_id, const
 void NetworkService::release_locked(const std::string& container_id) {
     auto rows = store_.query(
         "SELECT e.record, e.network_id FROM endpoints e WHERE e.container_id = ?", {container_id});
-    std::string netns = netns_path(container_id);
+    std::string netns;
     bool had_ports = false;
-    if (auto sandbox = store_.query("SELECT ports FROM sandboxes WHERE container_id = ?", {container_id});
+    if (auto sandbox = store_.query("SELECT netns, ports FROM sandboxes WHERE container_id = ?", {container_id});
         sandbox && !sandbox->empty()) {
-        auto list = parse_json(as_string((*sandbox)[0][0]));
+        netns = as_string((*sandbox)[0][0]);
+        auto list = parse_json(as_string((*sandbox)[0][1]));
         had_ports = list && list->is_array() && !list->empty();
     }
     if (rows) {

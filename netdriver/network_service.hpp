@@ -100,7 +100,9 @@ public:
 
 private:
     Result<Network> find_locked(const std::string& name_or_id);
-    std::vector<Network> all_locked();
+    // The networks, parsed once per change of the table. The reference is good until the next
+    // all_locked() after a save/delete: copy it to hold it across those.
+    const std::vector<Network>& all_locked();
     Status ensure_bridge(const Network& n);
     Status refresh_firewall_locked();
     Status save_network_locked(const Network& n);
