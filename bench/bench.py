@@ -17,7 +17,6 @@ import argparse
 import http.client
 import json
 import os
-import shlex
 import shutil
 import signal
 import socket
@@ -32,6 +31,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 BUILD = os.environ.get("CTL_BUILD_DIR", os.path.join(ROOT, "build"))
 sys.path.insert(0, os.path.join(ROOT, "tests"))
+from harness.ctld import nft_table_name, remove_engine_network  # noqa: E402
 from harness.registry import Registry, ImageBuilder, make_tar  # noqa: E402
 
 
@@ -166,15 +166,7 @@ class Engine:
     def sweep_host_network(self):
         """ctld's bridge, nft table and FORWARD rules outlive it by design (like docker0): a
         benchmark in the host's namespace removes them, so runs leave nothing behind."""
-        import hashlib
-        table = "ctld_" + hashlib.sha256(f"{self.dir}/data".encode()).hexdigest()[:8]
-        subprocess.run(["nft", "delete", "table", "ip", table], stderr=subprocess.DEVNULL)
-        rules = subprocess.run(["iptables", "-w", "-S", "FORWARD"], capture_output=True, text=True).stdout
-        for rule in rules.splitlines():
-            if f'"ctld {table}"' in rule or f"ctld {table}" in rule:
-                subprocess.run(["iptables", "-w"] + shlex.split(rule.replace("-A FORWARD", "-D FORWARD", 1)),
-                               stderr=subprocess.DEVNULL)
-        subprocess.run(["ip", "link", "delete", self.bridge], stderr=subprocess.DEVNULL)
+        remove_engine_network(nft_table_name(f"{self.dir}/data"), [self.bridge])
 
 
 def ctld_argv(e):

@@ -134,6 +134,28 @@ def describe(pid):
         return f"{pid}: (gone)"
 
 
+def nft_table_name(data_root):
+    """ctld's nftables table for a data root (engine/daemon/main.cpp: ctld_ + sha256[:8])."""
+    return "ctld_" + hashlib.sha256(data_root.encode()).hexdigest()[:8]
+
+
+def forward_rules(table):
+    """The iptables FORWARD rules ctld added for its table (tagged with a "ctld <table>" comment)."""
+    out = subprocess.run(["iptables", "-w", "-S", "FORWARD"], capture_output=True, text=True).stdout
+    return [l for l in out.splitlines() if f"ctld {table}" in l]
+
+
+def remove_engine_network(table, links):
+    """Deletes what a stopped ctld's networking leaves on the host by design (like docker0): the
+    links given, its nftables table and its FORWARD rules."""
+    for link in links:
+        subprocess.run(["ip", "link", "del", link], stderr=subprocess.DEVNULL)
+    subprocess.run(["nft", "delete", "table", "ip", table], stderr=subprocess.DEVNULL)
+    for rule in forward_rules(table):
+        subprocess.run(["iptables", "-w"] + shlex.split(rule.replace("-A FORWARD", "-D FORWARD", 1)),
+                       stderr=subprocess.DEVNULL)
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -159,7 +181,7 @@ class Daemon:
         # Each daemon gets its own default bridge (names are at most 15 bytes) and, derived
         # from its data root by ctld, its own nftables table.
         self.bridge = "ctlt" + os.urandom(4).hex()
-        self.nft_table = "ctld_" + hashlib.sha256(self.data_root.encode()).hexdigest()[:8]
+        self.nft_table = nft_table_name(self.data_root)
         self.extra_args = list(extra_args)
         self.args = args
         self.env = env
@@ -335,9 +357,7 @@ class Daemon:
                 links.append(name)
         table = subprocess.run(["nft", "list", "table", "ip", self.nft_table],
                                capture_output=True).returncode == 0
-        rules = [l for l in subprocess.run(["iptables", "-w", "-S", "FORWARD"], capture_output=True,
-                                           text=True).stdout.splitlines() if f"ctld {self.nft_table}" in l]
-        return links, table, rules
+        return links, table, forward_rules(self.nft_table)
 
     def user_bridges(self):
         """Bridges of user-defined networks recorded in the store (br-<id>)."""
@@ -364,13 +384,8 @@ class Daemon:
         veths = [l for l in links if l.startswith("veth")]
         if veths:
             problems.append(f"veths left behind: {veths}")
-        for link in links:
-            subprocess.run(["ip", "link", "del", link], stderr=subprocess.DEVNULL)
-        if table:
-            subprocess.run(["nft", "delete", "table", "ip", self.nft_table])
-        for rule in rules:
-            subprocess.run(["iptables", "-w"] + shlex.split(rule.replace("-A FORWARD", "-D FORWARD", 1)),
-                           stderr=subprocess.DEVNULL)
+        if links or table or rules:
+            remove_engine_network(self.nft_table, links)
         return problems
 
     def remove_all_containers(self):
